@@ -1,0 +1,32 @@
+"""wce: weighted cross-entropy for imbalanced classification, done right in every framework.
+
+``import wce`` imports NumPy only; framework backends (``wce.torch``, ``wce.jax``,
+``wce.keras``, ``wce.xgboost``, ``wce.lightgbm``) import their framework when
+they are imported themselves.
+"""
+
+from . import losses, weights
+from .losses import (adjust_logits, binary_cross_entropy, binary_focal_loss, class_balanced_loss,
+                     cost_sensitive_cross_entropy, focal_loss, logit_adjusted_cross_entropy,
+                     value_and_grad, weighted_cross_entropy)
+from .weights import ClassCounts, class_weight_dict, class_weights, pos_weight
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClassCounts",
+    "adjust_logits",
+    "binary_cross_entropy",
+    "binary_focal_loss",
+    "class_balanced_loss",
+    "class_weight_dict",
+    "class_weights",
+    "cost_sensitive_cross_entropy",
+    "focal_loss",
+    "logit_adjusted_cross_entropy",
+    "losses",
+    "pos_weight",
+    "value_and_grad",
+    "weighted_cross_entropy",
+    "weights",
+]

@@ -1,0 +1,218 @@
+"""Parameter checks and their messages: the only place they live.
+
+Every public entry point (NumPy reference, framework backends, CLI) validates
+through these helpers, so a given mistake always produces the same message, in
+scikit-learn's style: the parameter, the function, what was expected, what was
+got, and where useful the fix.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+REDUCTIONS = ("none", "sum", "mean", "mean_per_sample")
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_reduction(reduction: Any, *, caller: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(
+            f"The 'reduction' parameter of {caller} must be one of "
+            f"{', '.join(repr(r) for r in REDUCTIONS)}. Got {_got(reduction)} instead. "
+            "'mean' divides by the total weight (PyTorch's meaning for class-index targets); "
+            "'mean_per_sample' divides by the number of non-ignored elements (Keras' meaning)."
+        )
+    return reduction
+
+
+def check_float(
+    value: Any,
+    name: str,
+    *,
+    caller: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+    hint: str = "",
+) -> float:
+    """A real, finite scalar inside an interval."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"The '{name}' parameter of {caller} must be a float. Got {_got(value)} instead."
+        )
+    value = float(value)
+    ok = np.isfinite(value)
+    if ok and low is not None:
+        ok = value >= low if low_inclusive else value > low
+    if ok and high is not None:
+        ok = value <= high if high_inclusive else value < high
+    if not ok:
+        left = "[" if low_inclusive else "("
+        right = "]" if high_inclusive else ")"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        shown = int(value) if np.isfinite(value) and value == int(value) else value
+        raise ValueError(
+            f"The '{name}' parameter of {caller} must be a float in the range "
+            f"{left}{lo}, {hi}{right}. Got {shown} instead." + (f" {hint}" if hint else "")
+        )
+    return value
+
+
+def check_alpha(alpha: Any, *, caller: str) -> float:
+    """alpha of the ``alpha*y*log p + (1-alpha)*(1-y)*log(1-p)`` form (TRAPS 1 and 12)."""
+    return check_float(
+        alpha,
+        "alpha",
+        caller=caller,
+        low=0.0,
+        high=1.0,
+        hint=(
+            "alpha weights the positive class by alpha and the negative class by 1 - alpha, "
+            "so alpha > 1 gives the negative class a negative weight and the loss rewards "
+            "confident wrong answers. To up-weight positives by a ratio such as n_neg/n_pos, "
+            "use pos_weight=<ratio> instead (e.g. pos_weight=9)."
+        ),
+    )
+
+
+def as_float_array(x: Any, name: str, *, caller: str, min_ndim: int = 0) -> np.ndarray:
+    """A finite floating-point array (float64 unless already floating)."""
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # pragma: no cover - exotic inputs
+        raise TypeError(f"The '{name}' parameter of {caller} must be array-like. {exc}") from exc
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise TypeError(
+            f"The '{name}' parameter of {caller} must be a numeric array. "
+            f"Got dtype {arr.dtype} instead."
+        )
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    if arr.ndim < min_ndim:
+        raise ValueError(
+            f"The '{name}' parameter of {caller} must have at least {min_ndim} dimension(s). "
+            f"Got shape {arr.shape} instead."
+        )
+    if arr.size == 0:
+        raise ValueError(
+            f"The '{name}' parameter of {caller} is empty (shape {arr.shape}). "
+            "Pass at least one sample."
+        )
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(
+            f"The '{name}' parameter of {caller} contains {bad} NaN or infinite value(s). "
+            "Remove or impute them before computing the loss."
+        )
+    return arr
+
+
+def check_class_weight(
+    class_weight: Any, n_classes: int, *, caller: str, name: str = "class_weight"
+) -> np.ndarray | None:
+    """Per-class weights: 1-D, one per class, finite, non-negative, not all zero."""
+    if class_weight is None:
+        return None
+    w = as_float_array(class_weight, name, caller=caller)
+    if w.ndim != 1 or w.shape[0] != n_classes:
+        raise ValueError(
+            f"The '{name}' parameter of {caller} must be a 1-D array with one weight per "
+            f"class ({n_classes}). Got shape {w.shape} instead."
+        )
+    if np.any(w < 0):
+        raise ValueError(
+            f"The '{name}' parameter of {caller} must be non-negative. "
+            f"Got {w.tolist()} instead. A negative weight makes the loss reward wrong answers."
+        )
+    if not np.any(w > 0):
+        raise ValueError(
+            f"The '{name}' parameter of {caller} must not be all zero: every sample would "
+            "get weight 0 and the loss would be undefined."
+        )
+    return w
+
+
+def check_sample_weight(sample_weight: Any, shape: tuple, *, caller: str) -> np.ndarray | None:
+    """Per-element weights broadcastable to ``shape``, finite and non-negative."""
+    if sample_weight is None:
+        return None
+    sw = as_float_array(sample_weight, "sample_weight", caller=caller)
+    try:
+        sw = np.broadcast_to(sw, shape)
+    except ValueError:
+        raise ValueError(
+            f"The 'sample_weight' parameter of {caller} must broadcast to the per-element "
+            f"shape {shape}. Got shape {sw.shape} instead."
+        ) from None
+    if np.any(sw < 0):
+        raise ValueError(
+            f"The 'sample_weight' parameter of {caller} must be non-negative."
+        )
+    return sw
+
+
+def check_positive_int(value: Any, name: str, *, caller: str, minimum: int = 1) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"The '{name}' parameter of {caller} must be an int. Got {_got(value)} instead."
+        )
+    if value < minimum:
+        raise ValueError(
+            f"The '{name}' parameter of {caller} must be an int >= {minimum}. Got {value} instead."
+        )
+    return int(value)
+
+
+def check_one_of(value: Any, name: str, options: tuple, *, caller: str) -> Any:
+    if value not in options:
+        raise ValueError(
+            f"The '{name}' parameter of {caller} must be one of "
+            f"{', '.join(repr(o) for o in options)}. Got {_got(value)} instead."
+        )
+    return value
+
+
+def check_exclusive(caller: str, **named: Any) -> None:
+    given = [k for k, v in named.items() if v is not None]
+    if len(given) > 1:
+        raise ValueError(
+            f"{caller} takes at most one of {', '.join(repr(k) for k in named)}; "
+            f"got {', '.join(repr(k) for k in given)}. They are different parameterisations "
+            "of the same class weighting; pick one."
+        )
+
+
+def check_cost_matrix(cost_matrix: Any, n_classes: int | None, *, caller: str) -> np.ndarray:
+    c = as_float_array(cost_matrix, "cost_matrix", caller=caller)
+    if c.ndim != 2 or c.shape[0] != c.shape[1]:
+        raise ValueError(
+            f"The 'cost_matrix' parameter of {caller} must be a square (K, K) matrix where "
+            f"entry [i, j] is the cost of predicting j when the truth is i. Got shape {c.shape} instead."
+        )
+    if n_classes is not None and c.shape[0] != n_classes:
+        raise ValueError(
+            f"The 'cost_matrix' parameter of {caller} must be ({n_classes}, {n_classes}) to "
+            f"match the number of classes. Got shape {c.shape} instead."
+        )
+    if np.any(c < 0):
+        raise ValueError(f"The 'cost_matrix' parameter of {caller} must be non-negative.")
+    off = c[~np.eye(c.shape[0], dtype=bool)]
+    if not np.any(off > 0):
+        raise ValueError(
+            f"The 'cost_matrix' parameter of {caller} has no positive off-diagonal entry: "
+            "no mistake costs anything, so no weighting can be derived."
+        )
+    return c

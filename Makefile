@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PIP) $(TORCH)
-	$(PIP) -e '.[all,test]'
+	$(PIP) -e '.[all,test,docs,hf]'
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -38,6 +38,11 @@ test: $(VENV)/.installed-test
 	@set -e; for b in $(KERAS_EXTRA); do \
 	  if [ -n "$(KERAS_TESTS)" ]; then echo "== Keras backend: $$b"; \
 	    KERAS_BACKEND=$$b $(PY) -m pytest -q -p no:cacheprovider $(KERAS_TESTS); fi; done
+	@if [ -f mkdocs.yml ]; then $(MAKE) --no-print-directory docs; fi
+
+# The documentation site, built with warnings as errors.
+docs: $(VENV)/.installed-test
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
 bench: $(VENV)/.installed-test
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

@@ -15,7 +15,7 @@ from typing import Sequence
 from .weights import NORMALIZATIONS, SCHEMES
 
 # Modules that add sub-commands: each defines register(subparsers).
-COMMAND_MODULES = ("wce.experiments.cli",)
+COMMAND_MODULES = ("wce.experiments.cli", "wce.experiments.longtail_cli")
 
 
 class UsageError(Exception):

@@ -17,6 +17,7 @@ from ._cost_sensitive import cost_sensitive_cross_entropy
 from ._cross_entropy import weighted_cross_entropy
 from ._focal import binary_focal_loss, focal_loss
 from ._logit_adjusted import adjust_logits, logit_adjusted_cross_entropy
+from ._long_tail import balanced_softmax_cross_entropy, ldam_loss, ldam_margins
 from ._reduction import numerator_and_denominator, reduce_derivative, reduce_value
 
 LOSSES = {
@@ -29,6 +30,8 @@ LOSSES = {
         class_balanced_loss,
         cost_sensitive_cross_entropy,
         logit_adjusted_cross_entropy,
+        ldam_loss,
+        balanced_softmax_cross_entropy,
     )
 }
 
@@ -82,11 +85,14 @@ def numerator_denominator(loss: Callable, *args: Any, **kwargs: Any):
 __all__ = [
     "LOSSES",
     "adjust_logits",
+    "balanced_softmax_cross_entropy",
     "binary_cross_entropy",
     "binary_focal_loss",
     "class_balanced_loss",
     "cost_sensitive_cross_entropy",
     "focal_loss",
+    "ldam_loss",
+    "ldam_margins",
     "logit_adjusted_cross_entropy",
     "numerator_denominator",
     "value_and_grad",

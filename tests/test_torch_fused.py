@@ -1,0 +1,91 @@
+"""The fused weighted cross-entropy (issue 9) against the NumPy reference and native PyTorch."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+from wce._torch_fused import fused_weighted_cross_entropy  # noqa: E402
+from wce.losses import value_and_grad, weighted_cross_entropy  # noqa: E402
+
+REDUCTIONS = ["none", "sum", "mean", "mean_per_sample"]
+
+
+def _case(N, C, seed=0, ignore=False):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(scale=3.0, size=(N, C)).astype(np.float32)
+    y = rng.integers(0, C, size=N)
+    if ignore:
+        y[rng.random(N) < 0.3] = -100
+    w = (rng.random(C) + 0.2).astype(np.float32)
+    return z, y, w
+
+
+def _fused(z, y, w, dtype=torch.float32, **kw):
+    x = torch.tensor(z, dtype=dtype, requires_grad=True)
+    out = fused_weighted_cross_entropy(x, torch.tensor(y), class_weight=torch.tensor(w), **kw)
+    return x, out
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("shape", [(7, 3), (300, 2000)])  # 300 x 2000 spans 3 blocks
+def test_matches_reference_value_and_grad(reduction, smoothing, shape):
+    N, C = shape
+    z, y, w = _case(N, C, ignore=True)
+    sw = np.random.default_rng(1).random(N).astype(np.float32)
+    kw = dict(ignore_index=-100, label_smoothing=smoothing)
+    x, out = _fused(z, y, w, sample_weight=torch.tensor(sw), reduction=reduction, **kw)
+    upstream = torch.randn(N) if reduction == "none" else torch.tensor(1.7)
+    (out * upstream).sum().backward()
+    ref_value, ref_grad = value_and_grad(
+        weighted_cross_entropy, z.astype(np.float64), y, class_weight=w.astype(np.float64),
+        sample_weight=sw.astype(np.float64), reduction=reduction, **kw)
+    up = upstream.numpy().astype(np.float64)
+    ref_grad = ref_grad * (up[:, None] if reduction == "none" else up)
+    np.testing.assert_allclose(out.detach().numpy(), ref_value, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), ref_grad, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_matches_native_cross_entropy(smoothing):
+    z, y, w = _case(513, 37, ignore=True)
+    x, out = _fused(z, y, w, ignore_index=-100, label_smoothing=smoothing)
+    out.backward()
+    xn = torch.tensor(z, requires_grad=True)
+    native = F.cross_entropy(xn, torch.tensor(y), weight=torch.tensor(w), ignore_index=-100,
+                             label_smoothing=smoothing)
+    native.backward()
+    assert abs(out.item() - native.item()) <= 1e-6 * max(1.0, abs(native.item()))
+    torch.testing.assert_close(x.grad, xn.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_trap7_all_ignored_is_zero_with_zero_gradient():
+    z, y, w = _case(5, 4)
+    y[:] = -100
+    x, out = _fused(z, y, w, ignore_index=-100)
+    out.backward()
+    assert out.item() == 0.0
+    assert torch.count_nonzero(x.grad) == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_trap11_half_precision_computed_in_float32(dtype):
+    z, y, w = _case(64, 1000)
+    z[:, 0] = 6e4 if dtype == torch.float16 else 1e5  # huge logits stay finite
+    x, out = _fused(z, y, w, dtype=dtype)
+    out.backward()
+    assert out.dtype == dtype and x.grad.dtype == dtype
+    assert torch.isfinite(out) and torch.isfinite(x.grad).all()
+    ref = weighted_cross_entropy(x.detach().float().numpy().astype(np.float64), y,
+                                 class_weight=w.astype(np.float64))
+    assert abs(out.float().item() - ref) <= 1e-3 * abs(ref)
+
+
+def test_backward_twice_is_refused():
+    z, y, w = _case(4, 3)
+    x, out = _fused(z, y, w)
+    out.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="backward can run only once"):
+        out.backward()

@@ -52,6 +52,13 @@ def _count_arrow_column(counts: ClassCounts, column, null: str, where: str) -> N
         if counts.kind == "multiclass":
             counts.kind = "multilabel"
         column = pc.list_flatten(column)
+        if column.null_count:  # a missing label inside a row's list: same policy
+            if null == "error":
+                raise ValueError(
+                    f"{where} has {column.null_count} missing label(s). Drop them first, or pass "
+                    "null='skip' to leave them out of the counts."
+                )
+            column = pc.drop_null(column)
     else:
         rows = len(column)
     if pa.types.is_floating(column.type):

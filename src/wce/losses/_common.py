@@ -62,8 +62,11 @@ def log1m_softmax(z: np.ndarray) -> np.ndarray:
     # For k == argmax, sum the others directly, shifted by the second largest logit.
     arg = order[..., -1:]
     second = np.take_along_axis(z, order[..., -2:-1], axis=-1)
-    e2 = np.exp(z - second)
-    np.put_along_axis(e2, arg, 0.0, axis=-1)
+    # The max itself is left out (exp(-inf) = 0) before exponentiating: z_max - second may
+    # be huge and would overflow.
+    shifted = z - second
+    np.put_along_axis(shifted, arg, -np.inf, axis=-1)
+    e2 = np.exp(shifted)
     at_max = second + np.log(np.sum(e2, axis=-1, keepdims=True)) - lse
     np.put_along_axis(out, arg, at_max, axis=-1)
     return np.minimum(out, 0.0)

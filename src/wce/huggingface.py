@@ -1,0 +1,263 @@
+"""Hugging Face Transformers: weighted cross-entropy for ``Trainer``, and class weights from ``datasets``.
+
+Two ways to train a classifier with class weights:
+
+- :class:`WeightedCrossEntropyLoss` is a ``compute_loss_func`` for
+  ``Trainer(compute_loss_func=...)``. With ``reduction="mean_per_sample"``
+  it divides ``Σ w·l`` by the Trainer's ``num_items_in_batch`` (the number of
+  labelled items in the whole accumulated batch), so gradient accumulation
+  gives the global value. The weighted mean ``Σ w·l / Σ w`` needs ``Σ w`` over
+  the whole accumulated batch, which a ``compute_loss_func`` never sees: it is
+  refused under gradient accumulation or multi-device averaging (TRAPS 9)
+  instead of silently averaging per-micro-batch means.
+- :class:`WeightedLossTrainer` overrides ``compute_loss`` and collects ``Σ w``
+  over the accumulated micro-batches (and devices) before the step, so the
+  weighted mean is the global one (TRAPS 9).
+
+:func:`class_weights_from_dataset` counts a ``datasets.Dataset`` column in one
+streaming pass with :class:`wce.weights.ClassCounts`.
+
+Tested with transformers 5.24 and datasets 5.2 (``Trainer.loss_is_scaled_for_ga``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import _validation as V
+from ._optional import require
+from .weights import ClassCounts, class_weights
+
+torch = require("torch", purpose="wce.huggingface")
+transformers = require("transformers", purpose="wce.huggingface")
+
+REDUCTIONS = ("mean", "mean_per_sample", "sum")
+IGNORE_INDEX = -100  # the label value Transformers models ignore
+
+
+def class_weights_from_dataset(
+    dataset: Any,
+    column: str = "label",
+    *,
+    scheme: str = "balanced",
+    normalize: str = "none",
+    classes: Sequence | None = None,
+    num_labels: int | None = None,
+    batch_size: int = 10_000,
+    **kwargs: Any,
+) -> np.ndarray:
+    """Class weights from a ``datasets.Dataset`` (or ``IterableDataset``) column, in one pass.
+
+    The column is read ``batch_size`` rows at a time (``dataset.iter``) into a
+    :class:`~wce.weights.ClassCounts`, so memory stays bounded. The returned
+    weights are indexed by label id, ready for the model's logits: the classes
+    are the column's ``ClassLabel`` ids if it has that feature, else
+    ``range(num_labels)``, else ``classes``, else the labels seen, which must
+    then be the integers ``0..K-1``. A label outside the declared classes, a
+    missing value (None) or a class never seen (TRAPS 4, unless
+    ``zero_count=`` is passed) raises a ``ValueError``.
+
+    Args:
+      dataset: a ``datasets.Dataset`` or ``datasets.IterableDataset``.
+      column: the label column.
+      scheme, normalize, **kwargs: see :func:`wce.weights.class_weights`.
+      classes: the class ids, in logit order.
+      num_labels: shorthand for ``classes=range(num_labels)``.
+      batch_size: rows per batch read.
+
+    Returns:
+      float64 array of shape ``(K,)``.
+
+    Example:
+      >>> from datasets import Dataset
+      >>> from wce.huggingface import class_weights_from_dataset
+      >>> ds = Dataset.from_dict({"label": [0, 0, 0, 1]})
+      >>> class_weights_from_dataset(ds).tolist()
+      [0.6666666666666666, 2.0]
+    """
+    caller = "class_weights_from_dataset"
+    if not hasattr(dataset, "iter"):
+        hint = " Pass one split, e.g. dataset['train']." if hasattr(dataset, "keys") else ""
+        raise TypeError(
+            f"{caller} takes a datasets.Dataset or IterableDataset. Got {type(dataset).__name__}.{hint}"
+        )
+    batch_size = V.check_positive_int(batch_size, "batch_size", caller=caller)
+    features = getattr(dataset, "features", None) or {}
+    names = getattr(dataset, "column_names", None) or list(features)
+    if names and column not in names:
+        raise ValueError(f"Column {column!r} is not in the dataset; its columns are {list(names)}.")
+    feature = features.get(column) if hasattr(features, "get") else None
+    if classes is None and num_labels is not None:
+        classes = range(V.check_positive_int(num_labels, "num_labels", caller=caller))
+    if classes is None and hasattr(feature, "num_classes"):  # datasets.ClassLabel
+        classes = range(feature.num_classes)
+    if hasattr(dataset, "select_columns"):
+        dataset = dataset.select_columns([column])
+    counts = ClassCounts(tuple(classes), declared=True) if classes is not None else None
+    for batch in dataset.iter(batch_size=batch_size):
+        # a list holding None becomes an object array, which ClassCounts rejects clearly
+        if counts is None:
+            counts = ClassCounts.from_labels(batch[column])
+        else:
+            counts.update(batch[column])
+    if counts is None or counts.total == 0:
+        raise ValueError(f"{caller}: column {column!r} holds no labels (empty dataset).")
+    if classes is None and counts.classes != tuple(range(counts.n_classes)):
+        raise ValueError(
+            f"{caller}: the labels seen, {list(counts.classes)[:10]}, are not the ids 0..K-1 of the "
+            "model's logits. Map them to ids first (e.g. ds.class_encode_column(column)), or pass "
+            "num_labels= or classes= to say which ids exist."
+        )
+    return class_weights(counts, scheme=scheme, normalize=normalize, **kwargs)
+
+
+def _logits_of(outputs: Any):
+    if isinstance(outputs, dict) or hasattr(outputs, "keys"):
+        return outputs["logits"]
+    return outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+
+
+def _weighted_terms(logits, labels, class_weight, caller: str):
+    """(Σ w·l, Σ w, number of labelled items) in float32 or wider (TRAPS 11)."""
+    n_classes = logits.shape[-1]
+    if class_weight.shape[0] != n_classes:
+        raise ValueError(
+            f"{caller}: class_weight has {class_weight.shape[0]} entries but the model outputs "
+            f"{n_classes} logits per item. Compute the weights with num_labels={n_classes}."
+        )
+    z = logits.reshape(-1, n_classes)
+    if z.dtype in (torch.float16, torch.bfloat16):
+        z = z.float()
+    y = labels.reshape(-1).long()
+    valid = y != IGNORE_INDEX
+    if bool(((y < 0) & valid).any()) or bool((y >= n_classes).any()):
+        raise ValueError(
+            f"{caller}: labels must be class ids in [0, {n_classes}) or {IGNORE_INDEX} (ignored). "
+            f"Got values {torch.unique(y[valid & ((y < 0) | (y >= n_classes))])[:5].tolist()}."
+        )
+    nll = torch.nn.functional.cross_entropy(z, y, reduction="none", ignore_index=IGNORE_INDEX)
+    w = class_weight.to(device=z.device, dtype=z.dtype)[y.clamp(min=0)] * valid
+    return (w * nll).sum(), w.sum(), valid.sum()
+
+
+def _divide(numerator, denominator):
+    # All items ignored: 0 with zero gradient (TRAPS 7), not 0/0.
+    denominator = torch.as_tensor(denominator, device=numerator.device, dtype=numerator.dtype)
+    return torch.where(denominator > 0, numerator / denominator.clamp(min=torch.finfo(numerator.dtype).tiny),
+                       numerator * 0)
+
+
+def _as_weight_tensor(class_weight: Any, caller: str):
+    w = V.check_class_weight(np.asarray(class_weight, dtype=np.float64),
+                             int(np.size(class_weight)), caller=caller)
+    return torch.as_tensor(w, dtype=torch.float32)
+
+
+class WeightedCrossEntropyLoss:
+    r"""A ``compute_loss_func`` for ``transformers.Trainer``: weighted cross-entropy of the logits.
+
+    For logits ``z`` of shape ``(..., K)`` (sequence or token classification)
+    and labels ``y`` (``-100`` = ignored), with ``l_i = -log softmax(z_i)[y_i]``
+    and ``w_i = class_weight[y_i]``:
+
+    - ``"mean"``: ``Σ w_i l_i / Σ w_i`` (PyTorch's weighted mean);
+    - ``"mean_per_sample"``: ``Σ w_i l_i / n``, with ``n`` the Trainer's
+      ``num_items_in_batch`` (labelled items over the accumulated batch and
+      devices), else the labelled items of this batch;
+    - ``"sum"``: ``Σ w_i l_i``.
+
+    ``"mean"`` is refused when ``num_items_in_batch`` shows that the
+    accumulated batch is larger than this one (gradient accumulation or
+    averaging across devices): the global weighted mean needs ``Σ w`` of all
+    micro-batches (TRAPS 9). Use :class:`WeightedLossTrainer` for it, or
+    ``"mean_per_sample"``. All labels ignored gives 0 (TRAPS 7).
+
+    Example:
+      >>> import torch
+      >>> from wce.huggingface import WeightedCrossEntropyLoss
+      >>> loss_fn = WeightedCrossEntropyLoss([1.0, 3.0])
+      >>> round(float(loss_fn({"logits": torch.zeros(2, 2)}, torch.tensor([0, 1]))), 4)
+      0.6931
+
+    Pass it as ``Trainer(..., compute_loss_func=WeightedCrossEntropyLoss(weights))``.
+    """
+
+    def __init__(self, class_weight: Any, *, reduction: str = "mean") -> None:
+        self.reduction = V.check_one_of(reduction, "reduction", REDUCTIONS, caller="WeightedCrossEntropyLoss")
+        self.class_weight = _as_weight_tensor(class_weight, "WeightedCrossEntropyLoss")
+
+    def __call__(self, outputs: Any, labels: Any, num_items_in_batch: Any = None):
+        if labels is None:
+            raise ValueError("WeightedCrossEntropyLoss needs labels; the batch has no 'labels' column.")
+        numerator, weight_sum, n_items = _weighted_terms(
+            _logits_of(outputs), labels, self.class_weight, "WeightedCrossEntropyLoss")
+        if self.reduction == "sum":
+            return numerator
+        if self.reduction == "mean_per_sample":
+            return _divide(numerator, n_items if num_items_in_batch is None else num_items_in_batch)
+        if num_items_in_batch is not None and int(num_items_in_batch) != int(n_items):
+            raise ValueError(
+                "WeightedCrossEntropyLoss(reduction='mean') got a micro-batch of "
+                f"{int(n_items)} labelled items out of an accumulated batch of {int(num_items_in_batch)} "
+                "(gradient accumulation or several devices). Averaging per-micro-batch weighted means "
+                "is not the global weighted mean (TRAPS 9). Use wce.huggingface.WeightedLossTrainer, "
+                "which all-reduces Σ w, or reduction='mean_per_sample'."
+            )
+        return _divide(numerator, weight_sum)
+
+
+class WeightedLossTrainer(transformers.Trainer):
+    """``Trainer`` whose loss is the weighted cross-entropy of the model's logits.
+
+    ``WeightedLossTrainer(model, args, ..., class_weight=w, reduction="mean")``.
+    The loss of an optimisation step is ``Σ w·l / Σ w`` over every micro-batch
+    of the step (gradient accumulation) and every device: ``Σ w`` is collected
+    before the step and each micro-batch contributes ``Σ_micro w·l / Σ w``
+    (TRAPS 9). ``reduction="mean_per_sample"`` divides by the number of
+    labelled items instead. Evaluation uses the batch's own denominator.
+    """
+
+    loss_is_scaled_for_ga = True  # each micro-batch is divided by the step's total
+
+    def __init__(self, *args: Any, class_weight: Any, reduction: str = "mean", **kwargs: Any) -> None:
+        V.check_one_of(reduction, "reduction", ("mean", "mean_per_sample"), caller="WeightedLossTrainer")
+        self.loss_reduction = reduction
+        self.class_weight = _as_weight_tensor(class_weight, "WeightedLossTrainer")
+        self._step_denominator = None
+        super().__init__(*args, **kwargs)
+
+    def get_batch_samples(self, *args: Any, **kwargs: Any):
+        batch_samples, num_items_in_batch = super().get_batch_samples(*args, **kwargs)
+        total = torch.zeros((), dtype=torch.float64)
+        for batch in batch_samples:
+            labels = batch["labels"].reshape(-1).long().cpu()
+            valid = labels != IGNORE_INDEX
+            if self.loss_reduction == "mean":
+                total += (self.class_weight.double()[labels.clamp(min=0, max=len(self.class_weight) - 1)]
+                          * valid).sum()
+            else:
+                total += valid.sum()
+        if self.args.world_size > 1:
+            total = self.accelerator.gather(total.to(self.args.device).reshape(1)).sum()
+        self._step_denominator = total
+        return batch_samples, num_items_in_batch
+
+    def compute_loss(self, model: Any, inputs: dict, return_outputs: bool = False,
+                     num_items_in_batch: Any = None):
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        numerator, weight_sum, n_items = _weighted_terms(
+            _logits_of(outputs), labels, self.class_weight, "WeightedLossTrainer")
+        local = weight_sum if self.loss_reduction == "mean" else n_items
+        if model.training and self._step_denominator is not None:
+            loss = _divide(numerator, self._step_denominator.to(numerator.device))
+            if self.args.world_size > 1:  # DDP averages gradients over ranks; undo it
+                loss = loss * self.args.world_size
+        else:
+            loss = _divide(numerator, local)
+        return (loss, outputs) if return_outputs else loss
+
+
+__all__ = ["WeightedCrossEntropyLoss", "WeightedLossTrainer", "class_weights_from_dataset"]

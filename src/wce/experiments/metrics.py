@@ -1,0 +1,101 @@
+"""Per-fold metrics of the minority (positive) class.
+
+Threshold metrics use ``p >= threshold`` (0.5, or the tuned threshold of
+``ce+threshold``); a metric whose denominator is empty (e.g. precision with no
+positive prediction) is 0, as in scikit-learn with ``zero_division=0``.
+
+* ``precision``, ``recall``, ``f1`` of the positive class;
+* ``pr_auc``: average precision (scikit-learn's ``average_precision_score``);
+* ``roc_auc``;
+* ``balanced_accuracy`` = (TPR + TNR) / 2; ``g_mean`` = sqrt(TPR · TNR);
+* ``mcc``: Matthews correlation coefficient;
+* ``brier`` = mean (p − y)²;
+* ``ece``: expected calibration error, 10 equal-width bins of p:
+  Σ_b (n_b / n) · |mean(y_b) − mean(p_b)|.
+
+For weighted and resampled methods ``brier_corrected`` and ``ece_corrected``
+are the same scores after prior correction (see :mod:`wce.experiments.methods`):
+``p_corrected = sigmoid(z − log(w_pos / w_neg))``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import expit
+
+THRESHOLD_METRICS = ("precision", "recall", "f1", "balanced_accuracy", "g_mean", "mcc")
+SCORE_METRICS = ("pr_auc", "roc_auc", "brier", "ece")
+CORRECTED_METRICS = ("brier_corrected", "ece_corrected")
+METRICS = THRESHOLD_METRICS + SCORE_METRICS + CORRECTED_METRICS
+# Metrics where lower is better (for ranks).
+LOWER_IS_BETTER = ("brier", "ece", "brier_corrected", "ece_corrected")
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
+    """Σ_b (n_b / n) |mean(y_b) − mean(p_b)| over ``n_bins`` equal-width bins (p = 1 in the last)."""
+    bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins)
+    gap = np.abs(np.bincount(bins, weights=y, minlength=n_bins) - np.bincount(bins, weights=p, minlength=n_bins))
+    return float(gap.sum() / max(len(p), 1)) if count.any() else 0.0
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else 0.0
+
+
+def threshold_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
+    pred = p >= threshold
+    pos = y == 1
+    tp = float(np.sum(pred & pos))
+    fp = float(np.sum(pred & ~pos))
+    fn = float(np.sum(~pred & pos))
+    tn = float(np.sum(~pred & ~pos))
+    precision, recall, tnr = _ratio(tp, tp + fp), _ratio(tp, tp + fn), _ratio(tn, tn + fp)
+    denom = math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "balanced_accuracy": (recall + tnr) / 2,
+        "g_mean": math.sqrt(recall * tnr),
+        "mcc": (tp * tn - fp * fn) / denom if denom > 0 else 0.0,
+    }
+
+
+def fold_metrics(y: np.ndarray, logits: np.ndarray, *, threshold: float = 0.5,
+                 log_weight_ratio: float | None = None) -> dict:
+    """All metrics of one test fold from the model's logits."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y = np.asarray(y, dtype=np.int64)
+    p = expit(logits)
+    out = threshold_metrics(y, p, threshold)
+    out["pr_auc"] = float(average_precision_score(y, p))
+    out["roc_auc"] = float(roc_auc_score(y, p))
+    out["brier"] = float(np.mean((p - y) ** 2))
+    out["ece"] = expected_calibration_error(y, p)
+    if log_weight_ratio is None:
+        out["brier_corrected"] = out["ece_corrected"] = float("nan")
+    else:
+        pc = expit(logits - log_weight_ratio)
+        out["brier_corrected"] = float(np.mean((pc - y) ** 2))
+        out["ece_corrected"] = expected_calibration_error(y, pc)
+    return out
+
+
+def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """The threshold maximising F1 on (y, p): midway between the best cut and the next score."""
+    order = np.argsort(-p, kind="stable")
+    ps, ys = p[order], np.asarray(y)[order]
+    tp = np.cumsum(ys)
+    k = np.arange(1, len(ps) + 1)
+    f1 = 2 * tp / (k + ys.sum())
+    # Only cut between distinct scores.
+    last = np.r_[ps[1:] != ps[:-1], True]
+    f1 = np.where(last, f1, -1.0)
+    i = int(np.argmax(f1))
+    if ys.sum() == 0 or f1[i] <= 0:
+        return 0.5
+    return float((ps[i] + ps[i + 1]) / 2) if i + 1 < len(ps) else float(ps[i])

@@ -1,0 +1,65 @@
+"""Tables of a comparison: the rich table printed in the terminal and the Markdown of report.md."""
+
+from __future__ import annotations
+
+import math
+
+SINGLE_COLUMNS = (("f1", "F1"), ("pr_auc", "PR-AUC"), ("roc_auc", "ROC-AUC"), ("balanced_accuracy", "bal. acc"),
+                  ("g_mean", "G-mean"), ("mcc", "MCC"), ("brier", "Brier"), ("brier_corrected", "Brier corr."),
+                  ("ece", "ECE"), ("ece_corrected", "ECE corr."))
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def _interval(r: dict) -> str:
+    if math.isnan(r["mean"]):
+        return "–"
+    if math.isnan(r["ci_low"]):
+        return _fmt(r["mean"])
+    return f"{r['mean']:.3f}±{(r['ci_high'] - r['ci_low']) / 2:.3f}"
+
+
+# The terminal shows fewer columns than report.md; intervals only for the first two.
+COMPACT_COLUMNS = (("f1", "F1"), ("pr_auc", "PR-AUC"), ("mcc", "MCC"), ("balanced_accuracy", "bal.acc"),
+                   ("brier", "Brier"), ("brier_corrected", "Brier corr."))
+
+
+def single_dataset_rows(rows: list, dataset: str, methods: list, *, compact: bool = False) -> tuple:
+    """Header and cells (mean ± 95% half-width) of one data set, one row per method."""
+    index = {(r["method"], r["metric"]): r for r in rows if r["dataset"] == dataset}
+    columns = COMPACT_COLUMNS if compact else SINGLE_COLUMNS
+    header = ["method"] + [label for _, label in columns]
+    cells = [[m] + [_interval(index[(m, key)]) if not compact or i < 2 else _fmt(index[(m, key)]["mean"])
+                    for i, (key, _) in enumerate(columns)] for m in methods]
+    return header, cells
+
+
+def multi_dataset_rows(across: dict, methods: list) -> tuple:
+    """Header and cells of mean ranks and means over data sets, methods sorted by F1 rank."""
+    metrics = list(across)
+    header = ["method"] + [f"rank {m}" for m in metrics] + [f"mean {m}" for m in metrics]
+    order = sorted(methods, key=lambda m: across[metrics[0]]["mean_ranks"][m])
+    cells = [[m] + [f"{across[k]['mean_ranks'][m]:.2f}" for k in metrics]
+             + [_fmt(across[k]["mean"][m]) for k in metrics] for m in order]
+    return header, cells
+
+
+def markdown(header: list, cells: list) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in cells]
+    return "\n".join(lines)
+
+
+def rich_table(header: list, cells: list, title: str):
+    from rich.table import Table
+
+    from rich import box
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for row in cells:
+        table.add_row(*map(str, row))
+    return table

@@ -1,0 +1,506 @@
+"""Shared logic of the gradient-boosted-tree objectives (:mod:`wce.xgboost`, :mod:`wce.lightgbm`).
+
+A boosting library asks a custom objective, at every round, for the gradient
+and the diagonal Hessian of the *summed* loss ``Σ_i w_i l_i`` with respect to
+the raw margins. Here they come from the NumPy reference
+(:func:`wce.losses.value_grad_hess` for binary losses,
+:func:`wce.losses.value_and_grad` for multiclass gradients) with
+``reduction="sum"``; only the Hessians the reference does not give are
+derived here:
+
+* **binary cross-entropy**: the reference's exact ``w p (1 - p)``;
+* **binary focal loss**: the exact Hessian can be negative for badly
+  misclassified points (the loss is almost linear there, TRAPS 14). We use
+  ``max(h_exact, w_t (1 - p_t)^γ p (1 - p))``: the exact value wherever it is
+  larger than the cross-entropy curvature scaled by the focal factor, which is
+  positive. It equals the exact Hessian for ``γ = 0``;
+* **multiclass** (softmax cross-entropy, focal, cost-sensitive): the diagonal
+  ``factor · r_i · p_ij (1 - p_ij)`` with ``r_i`` the row's weight:
+  ``s_i w_{y_i}`` for cross-entropy (the exact diagonal times ``factor``),
+  ``s_i α_{y_i} (1 - p_{i,y_i})^γ`` for focal, and
+  ``s_i (w_{y_i} + Σ_{k≠y_i} M_{y_i k})`` for cost-sensitive (every
+  ``-log(1 - p_k)`` term counted with the curvature of log-sum-exp, exact on
+  its own class). ``factor`` defaults to each library's own softmax objective:
+  2 for XGBoost's ``multi:softprob``, ``K / (K - 1)`` for LightGBM's
+  ``multiclass``, so the weighted softmax objective reproduces the built-in one.
+
+Every Hessian is floored at ``1e-16`` times the element weight, as XGBoost's
+``binary:logistic`` does, so a saturated sigmoid never yields a zero Hessian
+on a sample that still has weight.
+
+The start (TRAPS 14): a custom objective trains from whatever constant margin
+the library starts from (XGBoost's ``base_score`` of 0.5 used as a margin,
+LightGBM's 0). :meth:`Objective.base_margin` gives the constant that minimises
+the weighted loss: the weighted prior log-odds ``log(Σ_pos w / Σ_neg w)`` for
+binary cross-entropy, the centred weighted log-priors for softmax
+cross-entropy, refined by Newton steps for focal and cost-sensitive losses
+(whose best constant is not the prior).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from . import _validation as V
+from ._optional import require
+from .losses import (
+    binary_cross_entropy,
+    binary_focal_loss,
+    cost_sensitive_cross_entropy,
+    focal_loss,
+    value_and_grad,
+    value_grad_hess,
+    weighted_cross_entropy,
+)
+from .losses._binary import binary_class_weights
+from .losses._common import log_softmax, pow0, sigmoid
+from .weights import class_weights
+
+HESSIAN_FLOOR = 1e-16
+LOSS_NAMES = ("cross_entropy", "focal", "cost_sensitive")
+_REFERENCE = {
+    (False, "cross_entropy"): binary_cross_entropy,
+    (False, "focal"): binary_focal_loss,
+    (True, "cross_entropy"): weighted_cross_entropy,
+    (True, "focal"): focal_loss,
+    (True, "cost_sensitive"): cost_sensitive_cross_entropy,
+}
+_METRIC_NAMES = {"cross_entropy": "weighted_logloss", "focal": "focal_loss",
+                 "cost_sensitive": "cost_sensitive_loss"}
+
+
+def check_version(module: Any, minimum: tuple[int, int], *, what: str) -> None:
+    """Refuse a library older than ``minimum`` with a message naming the upgrade."""
+    text = getattr(module, "__version__", "0")
+    parts = []
+    for piece in text.split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    found = tuple(parts + [0] * (2 - len(parts)))
+    if found < minimum:
+        need = ".".join(map(str, minimum))
+        name = module.__name__
+        raise ImportError(
+            f"{what} needs {name} >= {need}. Found {name} {text}. "
+            f"Upgrade it with: pip install -U '{name}>={need}'"
+        )
+
+
+def softmax(margin: np.ndarray) -> np.ndarray:
+    return np.exp(log_softmax(np.asarray(margin, dtype=np.float64)))
+
+
+class Objective:
+    """A weighted loss as a boosting objective: gradients, Hessians, start and metric.
+
+    Library subclasses (:class:`wce.xgboost.XGBObjective`,
+    :class:`wce.lightgbm.LGBMObjective`) add ``__call__`` and ``metric`` with the
+    signatures their library expects; all the numerics live here. Build one
+    with the class methods :meth:`binary`, :meth:`focal_binary`,
+    :meth:`multiclass`, :meth:`focal_multiclass` or :meth:`cost_sensitive`.
+
+    Labels and sample weights are read from the library's data object once and
+    cached (the object is held, not its ``id``), so each round costs only the
+    loss computation on the margins.
+    """
+
+    library = "gbdt"
+    #: multiclass Hessian factor of the library's own softmax objective, ``f(K)``
+    native_hessian_factor: Callable[[int], float] = staticmethod(lambda k: 1.0)
+
+    def __init__(self, loss: str, *, multiclass: bool, hessian_factor: float | None = None,
+                 **params: Any) -> None:
+        self.caller = f"wce.{self.library} objective"
+        V.check_one_of(loss, "loss", LOSS_NAMES, caller=self.caller)
+        if (multiclass, loss) not in _REFERENCE:
+            raise ValueError(
+                f"The '{loss}' loss of {self.caller} is multiclass only: use "
+                f"{type(self).__name__}.cost_sensitive(cost_matrix=...) with softmax margins."
+            )
+        self.loss = loss
+        self.multiclass = multiclass
+        self.reference = _REFERENCE[(multiclass, loss)]
+        self.params = {k: v for k, v in params.items() if v is not None}
+        if hessian_factor is not None:
+            hessian_factor = V.check_float(hessian_factor, "hessian_factor", caller=self.caller,
+                                           low=0.0, low_inclusive=False)
+        self.hessian_factor = hessian_factor
+        self.metric_name = _METRIC_NAMES[loss]
+        self._cache: tuple | None = None
+        self._check_params()
+
+    # -- constructors ---------------------------------------------------------------
+    @classmethod
+    def binary(cls, *, pos_weight: float | None = None, class_weight: Any = None,
+               alpha: float | None = None) -> "Objective":
+        """Weighted binary cross-entropy on a sigmoid margin.
+
+        ``l = -[w_+ y log p + w_- (1 - y) log(1 - p)]`` with at most one of
+        ``pos_weight=r`` (``w_+ = r, w_- = 1``: the built-in ``scale_pos_weight``),
+        ``class_weight=(w_neg, w_pos)`` or ``alpha`` in [0, 1] (TRAPS 1).
+        Gradient ``w (p - y)``, Hessian ``w p (1 - p)``.
+        """
+        return cls("cross_entropy", multiclass=False, pos_weight=pos_weight,
+                   class_weight=class_weight, alpha=alpha)
+
+    @classmethod
+    def focal_binary(cls, *, gamma: float = 2.0, alpha: float | None = None,
+                     pos_weight: float | None = None, class_weight: Any = None) -> "Objective":
+        """Binary focal loss (torchvision's formula) with the positive Hessian of the module doc."""
+        return cls("focal", multiclass=False, gamma=gamma, alpha=alpha, pos_weight=pos_weight,
+                   class_weight=class_weight)
+
+    @classmethod
+    def multiclass(cls, *, class_weight: Any = None,
+                   hessian_factor: float | None = None) -> "Objective":
+        """Weighted softmax cross-entropy: ``l_i = -w_{y_i} log softmax(z_i)_{y_i}``.
+
+        Gradient ``w_{y_i} (p_i - onehot(y_i))``; Hessian diagonal
+        ``factor · w_{y_i} p_ij (1 - p_ij)`` with the library's own factor by default.
+        """
+        return cls("cross_entropy", multiclass=True, class_weight=class_weight,
+                   hessian_factor=hessian_factor)
+
+    @classmethod
+    def focal_multiclass(cls, *, gamma: float = 2.0, alpha: Any = None,
+                         hessian_factor: float | None = None) -> "Objective":
+        """Softmax focal loss with a per-class ``alpha`` vector (TRAPS 12), positive Hessian."""
+        return cls("focal", multiclass=True, gamma=gamma, alpha=alpha,
+                   hessian_factor=hessian_factor)
+
+    @classmethod
+    def cost_sensitive(cls, *, cost_matrix: Any, class_weight: Any = None,
+                       hessian_factor: float | None = None) -> "Objective":
+        """Cost-sensitive cross-entropy from a ``(K, K)`` cost matrix, on softmax margins."""
+        return cls("cost_sensitive", multiclass=True, cost_matrix=cost_matrix,
+                   class_weight=class_weight, hessian_factor=hessian_factor)
+
+    # -- parameters -----------------------------------------------------------------
+    def _check_params(self) -> None:
+        # Validate once, with the reference's own checks, on a one-element problem.
+        if self.multiclass:
+            k = self._declared_classes() or 2
+            self.reference(np.zeros((1, k)), np.zeros(1, dtype=np.int64), **self.params)
+        else:
+            self.reference(np.zeros(1), np.zeros(1), **self.params)
+
+    def _declared_classes(self) -> int | None:
+        for key in ("class_weight", "alpha"):
+            if key in self.params:
+                return int(np.size(self.params[key]))
+        if "cost_matrix" in self.params:
+            return int(np.shape(self.params["cost_matrix"])[0])
+        return None
+
+    def _class_weight_vector(self, n_classes: int) -> np.ndarray:
+        """Per-class weight of each label's loss term (``w`` or ``alpha``)."""
+        if not self.multiclass:
+            p = self.params
+            w_neg, w_pos = binary_class_weights(
+                class_weight=p.get("class_weight"), alpha=p.get("alpha"),
+                pos_weight=p.get("pos_weight"), shape=(), caller=self.caller)
+            return np.array([float(w_neg), float(w_pos)])
+        w = self.params.get("alpha" if self.loss == "focal" else "class_weight")
+        return np.ones(n_classes) if w is None else np.asarray(w, dtype=np.float64)
+
+    def _factor(self, n_classes: int) -> float:
+        if self.hessian_factor is not None:
+            return self.hessian_factor
+        return float(type(self).native_hessian_factor(n_classes))
+
+    # -- data -----------------------------------------------------------------------
+    def n_classes(self, labels: np.ndarray | None = None) -> int:
+        if not self.multiclass:
+            return 2
+        k = self._declared_classes()
+        if k is None:
+            if labels is None:
+                raise ValueError(f"{self.caller}: the number of classes is unknown.")
+            k = int(np.max(labels)) + 1 if np.size(labels) else 1
+        return max(k, 2)
+
+    def check_data(self, labels: Any, sample_weight: Any = None, *,
+                   n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Validated ``(labels, sample_weight)``: integer labels in [0, K), weights of length n."""
+        y = np.asarray(labels)
+        if y.ndim != 1:
+            y = y.reshape(-1)
+        if y.size == 0:
+            raise ValueError(f"{self.caller} was given no labels. Pass at least one sample.")
+        yf = V.as_float_array(y, "labels", caller=self.caller)
+        k = n_classes if n_classes is not None else (self._declared_classes() or None)
+        if not self.multiclass:
+            k = 2
+        bad = (yf != np.round(yf)) | (yf < 0) | ((yf >= k) if k is not None else False)
+        if np.any(bad):
+            shown = np.unique(yf[bad])[:5].tolist()
+            upper = f"{k - 1}" if k is not None else "K - 1"
+            raise ValueError(
+                f"The labels of {self.caller} must be integer class indices in [0, {upper}]. "
+                f"Got {shown} instead. Encode them first, e.g. with "
+                "sklearn.preprocessing.LabelEncoder."
+            )
+        y = yf.astype(np.int64)
+        if sample_weight is None or np.size(sample_weight) == 0:
+            return y, None
+        sw = V.as_float_array(sample_weight, "sample_weight", caller=self.caller)
+        if sw.shape != y.shape:
+            raise ValueError(
+                f"The 'sample_weight' parameter of {self.caller} must have one weight per "
+                f"sample ({y.shape[0]}). Got shape {sw.shape} instead."
+            )
+        if np.any(sw < 0):
+            raise ValueError(f"The 'sample_weight' parameter of {self.caller} must be non-negative.")
+        return y, sw.astype(np.float64)
+
+    def _data(self, data: Any, labels: Callable[[], Any], weights: Callable[[], Any],
+              n_classes: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+        if self._cache is None or self._cache[0] is not data:
+            y, sw = self.check_data(labels(), weights(), n_classes=n_classes)
+            y_in = y if self.multiclass else y.astype(np.float64)
+            self._cache = (data, y_in, sw)
+        return self._cache[1], self._cache[2]
+
+    # -- numerics -------------------------------------------------------------------
+    def grad_hess(self, margin: Any, labels: Any, sample_weight: Any = None, *,
+                  checked: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient and positive diagonal Hessian of ``Σ_i s_i l_i`` w.r.t. the margins.
+
+        ``margin`` is ``(n,)`` (binary) or ``(n, K)`` (multiclass).
+        """
+        margin = np.asarray(margin)
+        if not checked:
+            k = margin.shape[1] if self.multiclass and margin.ndim == 2 else None
+            labels, sample_weight = self.check_data(labels, sample_weight, n_classes=k)
+            if not self.multiclass:
+                labels = labels.astype(np.float64)
+        if not self.multiclass:
+            return self._binary_grad_hess(margin, labels, sample_weight)
+        return self._multiclass_grad_hess(margin, labels, sample_weight)
+
+    def _element_weight(self, labels: np.ndarray, sample_weight: np.ndarray | None,
+                        class_weight: np.ndarray) -> np.ndarray:
+        w = class_weight[labels.astype(np.int64)]
+        return w if sample_weight is None else w * sample_weight
+
+    def _binary_grad_hess(self, margin, y, sw):
+        _, grad, hess = value_grad_hess(self.reference, margin, y, sample_weight=sw,
+                                        reduction="sum", **self.params)
+        weight = self._element_weight(y, sw, self._class_weight_vector(2))
+        if self.loss == "focal":
+            p = sigmoid(np.asarray(margin, dtype=np.float64))
+            one_minus_pt = np.where(y > 0.5, 1.0 - p, p)
+            modulated = weight * pow0(one_minus_pt, self.params["gamma"]) * p * (1.0 - p)
+            hess = np.maximum(hess, modulated)
+        return grad, np.maximum(hess, HESSIAN_FLOOR * weight)
+
+    def _multiclass_grad_hess(self, margin, y, sw):
+        if margin.ndim != 2:
+            raise ValueError(
+                f"{self.caller} (multiclass) expects margins of shape (n, K). Got shape "
+                f"{margin.shape}. Set the library's num_class parameter."
+            )
+        k = margin.shape[1]
+        _, grad = value_and_grad(self.reference, margin, y, sample_weight=sw, reduction="sum",
+                                 **self.params)
+        p = softmax(margin)
+        row = self._element_weight(y, sw, self._class_weight_vector(k))
+        if self.loss == "focal":
+            p_true = p[np.arange(len(y)), y]
+            row = row * pow0(1.0 - p_true, self.params["gamma"])
+        elif self.loss == "cost_sensitive":
+            cost = np.asarray(self.params["cost_matrix"], dtype=np.float64)
+            off = (cost * (1.0 - np.eye(k))).sum(axis=1)
+            row = row + (off[y] if sw is None else off[y] * sw)
+        hess = (self._factor(k) * row)[:, None] * p * (1.0 - p)
+        return grad, np.maximum(hess, HESSIAN_FLOOR * row[:, None])
+
+    def value(self, margin: Any, labels: Any, sample_weight: Any = None) -> float:
+        """The weighted mean loss ``Σ s_i l_i / Σ s_i w_{y_i}`` (the metric for early stopping)."""
+        margin = np.asarray(margin)
+        k = margin.shape[1] if self.multiclass and margin.ndim == 2 else None
+        y, sw = self.check_data(labels, sample_weight, n_classes=k)
+        y = y if self.multiclass else y.astype(np.float64)
+        return float(self.reference(margin, y, sample_weight=sw, reduction="mean", **self.params))
+
+    def predict_proba(self, margin: Any) -> np.ndarray:
+        """Raw margins -> probabilities: sigmoid ``(n,)`` or softmax ``(n, K)``.
+
+        Custom objectives make the libraries return raw margins (LightGBM#3312,
+        xgboost#11373); this is the link the objective was trained with.
+        """
+        margin = np.asarray(margin, dtype=np.float64)
+        return softmax(margin) if self.multiclass else sigmoid(margin)
+
+    def base_margin(self, labels: Any, sample_weight: Any = None, *,
+                    n_classes: int | None = None, max_iter: int = 100) -> float | np.ndarray:
+        """The constant margin minimising the weighted loss on ``labels`` (TRAPS 14).
+
+        Binary: a float, the weighted prior log-odds for cross-entropy.
+        Multiclass: a ``(K,)`` vector (centred weighted log-priors for
+        cross-entropy). Use it as XGBoost's ``base_score`` or LightGBM's
+        ``init_score``. Classes with zero total weight get the log of 1e-12.
+
+        Example:
+          >>> import numpy as np
+          >>> from wce.xgboost import XGBObjective
+          >>> obj = XGBObjective.binary(pos_weight=4.0)
+          >>> round(obj.base_margin(np.array([0, 0, 0, 0, 1])), 6)  # log(4·1 / 4)
+          0.0
+        """
+        y, sw = self.check_data(labels, sample_weight, n_classes=n_classes)
+        k = n_classes or self.n_classes(y)
+        # The summed loss of a constant margin depends only on each class's total weight.
+        totals = np.bincount(y, weights=sw, minlength=k)[:k]
+        class_weight = self._class_weight_vector(k)
+        weighted = np.maximum(totals * class_weight, 1e-12 * max(totals.max(), 1e-300))
+        if not self.multiclass:
+            start = float(np.log(weighted[1] / weighted[0]))
+        else:
+            log_prior = np.log(weighted)
+            start = log_prior - log_prior.mean()
+        if self.loss == "cross_entropy":
+            return start  # the exact minimiser
+        return self._newton_constant(start, totals, k, max_iter)
+
+    def _newton_constant(self, start, totals, k, max_iter):
+        present = np.nonzero(totals > 0)[0]
+        labels = present if self.multiclass else present.astype(np.float64)
+        weights = totals[present]
+        m = np.array(start, dtype=np.float64)
+        scale = max(weights.sum(), 1e-300)
+        for _ in range(max_iter):
+            margins = np.broadcast_to(m, (len(present),) + m.shape)
+            g, h = self.grad_hess(margins, labels, weights, checked=True)
+            g, h = g.sum(axis=0), h.sum(axis=0)
+            if np.max(np.abs(g)) < 1e-10 * scale:
+                break
+            m = m - np.clip(g / h, -1.0, 1.0)  # damped: the focal Hessian is a bound
+        if self.multiclass:
+            return m - m.mean()
+        return float(m)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        kind = "multiclass" if self.multiclass else "binary"
+        return f"{type(self).__name__}({self.loss!r}, {kind}{', ' if args else ''}{args})"
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn estimator shared by WeightedXGBClassifier and WeightedLGBMClassifier
+# ---------------------------------------------------------------------------
+
+require("sklearn", purpose="the weighted gradient-boosting classifiers")
+from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
+from sklearn.preprocessing import LabelEncoder  # noqa: E402
+from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
+from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
+
+
+class WeightedGBDTClassifier(ClassifierMixin, BaseEstimator):
+    """Base of the weighted boosting classifiers; subclasses supply ``_train`` and ``_raw``.
+
+    The class weights (``"balanced"``, a dict by label or an array in the
+    order of ``classes_``) are computed inside ``fit`` from the training labels
+    only (TRAPS 16), with :func:`wce.weights.class_weights`. Two classes use a
+    sigmoid margin (cross-entropy or focal loss), otherwise softmax margins;
+    ``loss="cost_sensitive"`` always uses softmax margins.
+    """
+
+    _objective_class: type[Objective] = Objective
+
+    def __init__(self, loss: str = "cross_entropy", *, class_weight: Any = None,
+                 gamma: float = 2.0, cost_matrix: Any = None, n_estimators: int = 100,
+                 learning_rate: float = 0.1, max_depth: int | None = None,
+                 n_jobs: int | None = None, random_state: int | None = 0,
+                 early_stopping_rounds: int | None = None, params: dict | None = None):
+        self.loss = loss
+        self.class_weight = class_weight
+        self.gamma = gamma
+        self.cost_matrix = cost_matrix
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.early_stopping_rounds = early_stopping_rounds
+        self.params = params
+
+    def _class_weight_array(self, y: np.ndarray, n_classes: int) -> np.ndarray | None:
+        cw = self.class_weight
+        if cw is None:
+            return None
+        if isinstance(cw, str):
+            return class_weights(y, scheme=cw, classes=list(range(n_classes)))
+        if isinstance(cw, dict):
+            missing = [c for c in self.classes_ if c not in cw]
+            if missing:
+                raise ValueError(
+                    f"The 'class_weight' dict of {type(self).__name__} has no entry for "
+                    f"class(es) {missing[:5]}."
+                )
+            cw = [cw[c] for c in self.classes_]
+        return V.check_class_weight(cw, n_classes, caller=type(self).__name__)
+
+    def _make_objective(self, y: np.ndarray) -> Objective:
+        k = len(self.classes_)
+        cw = self._class_weight_array(y, k)
+        cls = self._objective_class
+        if self.loss == "cost_sensitive":
+            if self.cost_matrix is None:
+                raise ValueError(f"{type(self).__name__}(loss='cost_sensitive') needs cost_matrix.")
+            return cls.cost_sensitive(cost_matrix=self.cost_matrix, class_weight=cw)
+        if self.loss == "focal":
+            if k == 2:
+                return cls.focal_binary(gamma=self.gamma, class_weight=cw)
+            return cls.focal_multiclass(gamma=self.gamma, alpha=cw)
+        V.check_one_of(self.loss, "loss", LOSS_NAMES, caller=type(self).__name__)
+        return cls.binary(class_weight=cw) if k == 2 else cls.multiclass(class_weight=cw)
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None):
+        """Fit on ``(X, y)``; ``eval_set=[(X_val, y_val), ...]`` with
+        ``early_stopping_rounds`` stops on the objective's own weighted metric."""
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan")
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data; got 1 "
+                f"class: {self.classes_.tolist()}."
+            )
+        y_enc = encoder.transform(y)
+        objective = self._make_objective(y_enc)
+        k = len(self.classes_) if objective.multiclass else 2
+        y_enc, sw = objective.check_data(y_enc, sample_weight, n_classes=k)
+        evals = []
+        for X_val, y_val in eval_set or []:
+            X_val = validate_data(self, X_val, dtype=np.float64, reset=False,
+                                  ensure_all_finite="allow-nan")
+            evals.append((X_val, encoder.transform(np.asarray(y_val))))
+        self.objective_ = objective
+        self.init_margin_ = objective.base_margin(y_enc, sw, n_classes=k)
+        self.booster_ = self._train(objective, X, y_enc, sw, evals)
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Raw margins, start included: ``(n,)`` for two classes, else ``(n, K)``."""
+        check_is_fitted(self, "booster_")
+        X = validate_data(self, X, dtype=np.float64, reset=False, ensure_all_finite="allow-nan")
+        return self._raw(X)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        proba = self.objective_.predict_proba(self.decision_function(X))
+        if not self.objective_.multiclass:
+            proba = np.column_stack([1.0 - proba, proba])
+        return proba
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags

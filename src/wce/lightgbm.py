@@ -1,0 +1,147 @@
+"""Weighted, focal and cost-sensitive objectives for LightGBM (>= 4.0), and a classifier.
+
+Gradients come from the NumPy reference (:mod:`wce.losses`); the Hessians,
+the start and the probabilities are explained in :mod:`wce._gbdt`. What is
+LightGBM-specific (TRAPS 14):
+
+* **Start.** A custom objective starts every sample at margin 0 (p = 0.5,
+  LightGBM#3312) unless the Dataset has an ``init_score``. Pass
+  ``init_score=obj.init_score(y, w)`` (``(n,)`` or ``(n, K)``) to the training
+  Dataset *and* to every validation Dataset. LightGBM does not store the
+  init score in the model: ``Booster.predict(raw_score=True)`` returns the
+  trees only, so add ``obj.base_margin(y, w)`` back (the classifier does).
+  The built-in ``binary`` objective's ``boost_from_average`` starts from the
+  *unweighted* prior log-odds even with ``scale_pos_weight``/``is_unbalance``.
+* **Predictions.** With a custom objective ``predict`` returns raw scores;
+  apply :meth:`predict_proba`.
+* **Metric.** ``feval=obj.metric`` reports the objective's weighted loss on raw
+  scores (which include the Dataset's init score), for early stopping; set
+  ``"metric": "None"`` to drop the default metric.
+* The multiclass Hessian factor defaults to ``K / (K - 1)``, LightGBM's
+  ``multiclass`` objective.
+
+Example:
+  >>> import numpy as np, lightgbm as lgb
+  >>> from wce.lightgbm import LGBMObjective
+  >>> rng = np.random.default_rng(0)
+  >>> X = rng.normal(size=(500, 4)); y = (X[:, 0] + rng.normal(size=500) > 1.5).astype(int)
+  >>> obj = LGBMObjective.binary(pos_weight=float((y == 0).sum() / (y == 1).sum()))
+  >>> data = lgb.Dataset(X, label=y, init_score=obj.init_score(y))
+  >>> booster = lgb.train({"objective": obj, "verbose": -1}, data, 10)
+  >>> margin = booster.predict(X, raw_score=True) + obj.base_margin(y)
+  >>> obj.predict_proba(margin).shape
+  (500,)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _gbdt
+from ._optional import require
+
+lgb = require("lightgbm")
+MIN_VERSION = (4, 0)
+_gbdt.check_version(lgb, MIN_VERSION, what="wce.lightgbm")
+
+
+class LGBMObjective(_gbdt.Objective):
+    """A LightGBM custom objective (``params["objective"]``) with its metric (``feval=``).
+
+    Build with :meth:`binary`, :meth:`focal_binary`, :meth:`multiclass`,
+    :meth:`focal_multiclass` or :meth:`cost_sensitive`.
+    """
+
+    library = "lightgbm"
+    native_hessian_factor = staticmethod(lambda k: k / (k - 1.0))
+
+    def __call__(self, preds: np.ndarray, train_data: Any) -> tuple[np.ndarray, np.ndarray]:
+        k = preds.shape[1] if self.multiclass and preds.ndim == 2 else None
+        labels, weights = self._data(train_data, train_data.get_label, train_data.get_weight, k)
+        return self.grad_hess(preds, labels, weights, checked=True)
+
+    def metric(self, preds: np.ndarray, data: Any) -> tuple[str, float, bool]:
+        """``(name, weighted mean loss, False)`` on raw scores, for ``feval=``."""
+        return self.metric_name, self.value(preds, data.get_label(), data.get_weight()), False
+
+    def init_score(self, labels: Any, sample_weight: Any = None, *,
+                   n_samples: int | None = None, n_classes: int | None = None) -> np.ndarray:
+        """:meth:`base_margin` repeated per sample: ``(n,)`` or ``(n, K)`` for ``init_score=``."""
+        base = self.base_margin(labels, sample_weight, n_classes=n_classes)
+        n = np.size(labels) if n_samples is None else n_samples
+        return np.tile(np.asarray(base, dtype=np.float64), (n, 1)).reshape((n,) + np.shape(base))
+
+
+class WeightedLGBMClassifier(_gbdt.WeightedGBDTClassifier):
+    """scikit-learn classifier boosting a weighted loss with LightGBM.
+
+    Same parameters as :class:`wce.xgboost.WeightedXGBClassifier`; ``params``
+    holds any other LightGBM parameter (``num_leaves``, ``min_child_samples``...).
+    The start (``init_margin_``) is added back to LightGBM's raw scores.
+
+    Example:
+      >>> import numpy as np
+      >>> from wce.lightgbm import WeightedLGBMClassifier
+      >>> rng = np.random.default_rng(0)
+      >>> X = rng.normal(size=(300, 3)); y = np.where(X[:, 0] > 1, "rare", "common")
+      >>> clf = WeightedLGBMClassifier(class_weight="balanced", n_estimators=5).fit(X, y)
+      >>> clf.predict_proba(X).shape, clf.classes_.tolist()
+      ((300, 2), ['common', 'rare'])
+    """
+
+    _objective_class = LGBMObjective
+
+    def _params(self, objective: LGBMObjective) -> dict:
+        params = {"objective": objective, "learning_rate": self.learning_rate,
+                  "metric": "None", "verbose": -1}
+        if self.max_depth is not None:
+            params["max_depth"] = self.max_depth
+        if self.n_jobs is not None:
+            params["num_threads"] = self.n_jobs
+        if self.random_state is not None:
+            params["seed"] = self.random_state
+        if objective.multiclass:
+            params["num_class"] = len(self.classes_)
+        params.update(self.params or {})
+        return params
+
+    def _init(self, n: int) -> np.ndarray:
+        base = np.asarray(self.init_margin_, dtype=np.float64)
+        return np.tile(base, (n, 1)).reshape((n,) + base.shape)
+
+    def _train(self, objective, X, y, sample_weight, evals):
+        dtrain = lgb.Dataset(X, label=y, weight=sample_weight, init_score=self._init(len(y)))
+        valid = [lgb.Dataset(Xv, label=yv, init_score=self._init(len(yv)), reference=dtrain)
+                 for Xv, yv in evals]
+        callbacks = []
+        if valid and self.early_stopping_rounds:
+            callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+        booster = lgb.train(self._params(objective), dtrain, self.n_estimators,
+                            valid_sets=valid or None, feval=objective.metric if valid else None,
+                            callbacks=callbacks)
+        self.best_iteration_ = booster.best_iteration or booster.current_iteration()
+        return booster
+
+    def _raw(self, X):
+        raw = self.booster_.predict(X, raw_score=True, num_iteration=self.best_iteration_)
+        return raw + np.asarray(self.init_margin_)
+
+
+binary_objective = LGBMObjective.binary
+focal_binary_objective = LGBMObjective.focal_binary
+multiclass_objective = LGBMObjective.multiclass
+focal_multiclass_objective = LGBMObjective.focal_multiclass
+cost_sensitive_objective = LGBMObjective.cost_sensitive
+
+__all__ = [
+    "MIN_VERSION",
+    "LGBMObjective",
+    "WeightedLGBMClassifier",
+    "binary_objective",
+    "cost_sensitive_objective",
+    "focal_binary_objective",
+    "focal_multiclass_objective",
+    "multiclass_objective",
+]

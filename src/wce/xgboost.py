@@ -1,0 +1,147 @@
+"""Weighted, focal and cost-sensitive objectives for XGBoost (>= 3.1), and a classifier.
+
+Gradients come from the NumPy reference (:mod:`wce.losses`); the Hessians,
+the start and the probabilities are explained in :mod:`wce._gbdt`. What is
+XGBoost-specific (TRAPS 14):
+
+* **Start.** With a custom objective XGBoost uses ``base_score`` *as a raw
+  margin* (default 0.5, i.e. p = 0.62, not 0.5). Set
+  ``params["base_score"] = obj.base_margin(y, w)``: a float for binary, a
+  ``(K,)`` list for multiclass (vector intercepts need XGBoost 3.1). It is
+  stored in the model, so ``Booster.predict`` needs no extra offset.
+* **Predictions.** With a custom binary objective ``Booster.predict`` returns
+  the raw margin; with ``num_class`` and a custom objective XGBoost 3.2 switches
+  to ``multi:softmax`` and ``predict`` returns *class indices* (xgboost#11373).
+  Always predict with ``output_margin=True`` and apply :meth:`predict_proba`.
+* **Metric.** ``custom_metric=obj.metric`` gets raw margins (``xgb.train``
+  passes margins when the objective is callable) and reports the same
+  weighted loss as the objective, for early stopping. Add
+  ``"disable_default_eval_metric": True`` to the parameters.
+
+Example:
+  >>> import numpy as np, xgboost as xgb
+  >>> from wce.xgboost import XGBObjective
+  >>> rng = np.random.default_rng(0)
+  >>> X = rng.normal(size=(500, 4)); y = (X[:, 0] + rng.normal(size=500) > 1.5).astype(int)
+  >>> obj = XGBObjective.binary(pos_weight=float((y == 0).sum() / (y == 1).sum()))
+  >>> params = {"base_score": obj.base_margin(y), "disable_default_eval_metric": True}
+  >>> booster = xgb.train(params, xgb.DMatrix(X, label=y), 10, obj=obj)
+  >>> proba = obj.predict_proba(booster.predict(xgb.DMatrix(X), output_margin=True))
+  >>> proba.shape
+  (500,)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _gbdt
+from ._optional import require
+
+xgb = require("xgboost")
+MIN_VERSION = (3, 1)
+_gbdt.check_version(xgb, MIN_VERSION, what="wce.xgboost")
+
+
+class XGBObjective(_gbdt.Objective):
+    """An XGBoost custom objective (``obj=``) with its matching metric (``custom_metric=``).
+
+    Build with :meth:`binary`, :meth:`focal_binary`, :meth:`multiclass`,
+    :meth:`focal_multiclass` or :meth:`cost_sensitive`. The multiclass
+    Hessian factor defaults to 2, XGBoost's ``multi:softprob``.
+    """
+
+    library = "xgboost"
+    native_hessian_factor = staticmethod(lambda k: 2.0)
+
+    def _dmatrix_data(self, dmatrix: Any, n_classes: int | None):
+        return self._data(dmatrix, dmatrix.get_label, dmatrix.get_weight, n_classes)
+
+    def __call__(self, predt: np.ndarray, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
+        k = predt.shape[1] if self.multiclass and predt.ndim == 2 else None
+        labels, weights = self._dmatrix_data(dtrain, k)
+        return self.grad_hess(predt, labels, weights, checked=True)
+
+    def metric(self, predt: np.ndarray, dmatrix: Any) -> tuple[str, float]:
+        """``(name, weighted mean loss)`` on raw margins, for ``custom_metric=``."""
+        w = dmatrix.get_weight()
+        return self.metric_name, self.value(predt, dmatrix.get_label(), w if w.size else None)
+
+
+class WeightedXGBClassifier(_gbdt.WeightedGBDTClassifier):
+    """scikit-learn classifier boosting a weighted loss with XGBoost.
+
+    ``loss`` is ``"cross_entropy"``, ``"focal"`` (``gamma``; class weights act
+    as alpha) or ``"cost_sensitive"`` (``cost_matrix``). ``class_weight`` is
+    ``None``, a :func:`wce.weights.class_weights` scheme name such as
+    ``"balanced"``, a dict by label or an array in the order of ``classes_``.
+    ``params`` holds any other XGBoost parameter. The model starts from the
+    weighted prior (``base_score``) and ``predict_proba`` applies the link
+    itself, whatever XGBoost's ``predict`` would return.
+
+    Example:
+      >>> import numpy as np
+      >>> from wce.xgboost import WeightedXGBClassifier
+      >>> rng = np.random.default_rng(0)
+      >>> X = rng.normal(size=(300, 3)); y = np.where(X[:, 0] > 1, "rare", "common")
+      >>> clf = WeightedXGBClassifier(class_weight="balanced", n_estimators=5).fit(X, y)
+      >>> clf.predict_proba(X).shape, clf.classes_.tolist()
+      ((300, 2), ['common', 'rare'])
+    """
+
+    _objective_class = XGBObjective
+
+    def _params(self, objective: XGBObjective) -> dict:
+        base = self.init_margin_
+        params = {
+            "tree_method": "hist",
+            "learning_rate": self.learning_rate,
+            "base_score": base.tolist() if isinstance(base, np.ndarray) else base,
+            "disable_default_eval_metric": True,
+        }
+        if self.max_depth is not None:
+            params["max_depth"] = self.max_depth
+        if self.n_jobs is not None:
+            params["nthread"] = self.n_jobs
+        if self.random_state is not None:
+            params["seed"] = self.random_state
+        if objective.multiclass:
+            params["num_class"] = len(self.classes_)
+        params.update(self.params or {})
+        return params
+
+    def _train(self, objective, X, y, sample_weight, evals):
+        dtrain = xgb.DMatrix(X, label=y, weight=sample_weight)
+        watch = [(xgb.DMatrix(Xv, label=yv), f"validation_{i}") for i, (Xv, yv) in enumerate(evals)]
+        booster = xgb.train(
+            self._params(objective), dtrain, self.n_estimators, obj=objective, evals=watch,
+            custom_metric=objective.metric if watch else None,
+            early_stopping_rounds=self.early_stopping_rounds if watch else None,
+            verbose_eval=False,
+        )
+        self.best_iteration_ = getattr(booster, "best_iteration", self.n_estimators - 1)
+        return booster
+
+    def _raw(self, X):
+        return self.booster_.predict(xgb.DMatrix(X), output_margin=True,
+                                     iteration_range=(0, self.best_iteration_ + 1))
+
+
+binary_objective = XGBObjective.binary
+focal_binary_objective = XGBObjective.focal_binary
+multiclass_objective = XGBObjective.multiclass
+focal_multiclass_objective = XGBObjective.focal_multiclass
+cost_sensitive_objective = XGBObjective.cost_sensitive
+
+__all__ = [
+    "MIN_VERSION",
+    "WeightedXGBClassifier",
+    "XGBObjective",
+    "binary_objective",
+    "cost_sensitive_objective",
+    "focal_binary_objective",
+    "focal_multiclass_objective",
+    "multiclass_objective",
+]

@@ -178,7 +178,7 @@ def binary_cross_entropy(
       >>> y = np.array([1, 0, 1, 0, 1]); p = np.array([0.8, 0.2, 0.6, 0.9, 0.95])
       >>> round(binary_cross_entropy(p, y, pos_weight=9, from_logits=False,
       ...                            reduction="mean_per_sample"), 4)
-      1.7522
+      1.9186
 
     References:
       King & Zeng 2001; PyTorch ``BCEWithLogitsLoss``; TensorFlow

@@ -11,6 +11,7 @@ from ..weights._schemes import effective_number_weights
 from ._common import Terms
 from ._cross_entropy import _weighted_cross_entropy_terms
 from ._focal import _focal_loss_terms
+from ._long_tail import check_samples_per_class
 from ._reduction import reduce_value
 
 CALLER = "class_balanced_loss"
@@ -30,7 +31,8 @@ def _class_balanced_loss_terms(
 ) -> Terms:
     V.check_one_of(loss_type, "loss_type", ("softmax", "focal"), caller=caller)
     beta = V.check_float(beta, "beta", caller=caller, low=0.0, high=1.0, high_inclusive=False)
-    counts = V.as_float_array(samples_per_class, "samples_per_class", caller=caller)
+    z = V.as_float_array(logits, "logits", caller=caller, min_ndim=2)
+    counts = check_samples_per_class(samples_per_class, z.shape[1], caller=caller)
     weights = effective_number_weights(counts, beta, caller=caller)
     weights = weights * len(weights) / weights.sum()  # Cui et al. normalise to sum to C
     if loss_type == "softmax":

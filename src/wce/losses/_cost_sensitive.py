@@ -89,7 +89,7 @@ def cost_sensitive_cross_entropy(
       >>> M = np.array([[0, 1, 1], [5, 0, 1], [1, 1, 0]])
       >>> round(cost_sensitive_cross_entropy(np.array([[2.0, 0.5, -1.0]]), np.array([1]),
       ...                                    cost_matrix=M), 4)
-      10.2305
+      9.4807
 
     References:
       Ho & Wookey, "The Real-World-Weight Cross-Entropy Loss Function: Modeling the

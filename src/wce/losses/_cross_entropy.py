@@ -100,7 +100,7 @@ def weighted_cross_entropy(
       >>> from wce.losses import weighted_cross_entropy
       >>> logits = np.array([[2.0, 0.5], [0.1, 1.0], [1.5, -1.0]])
       >>> round(weighted_cross_entropy(logits, np.array([0, 1, 1]), class_weight=[1.0, 3.0]), 4)
-      1.8003
+      1.2802
 
     References:
       King & Zeng, "Logistic Regression in Rare Events Data", Political Analysis 2001;

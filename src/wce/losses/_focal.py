@@ -90,7 +90,7 @@ def focal_loss(
       >>> import numpy as np
       >>> from wce.losses import focal_loss
       >>> round(focal_loss(np.array([[2.0, 0.0, -1.0]]), np.array([0]), gamma=2.0), 5)
-      0.00355
+      0.00414
 
     References:
       Lin, Goyal, Girshick, He & Dollár, "Focal Loss for Dense Object Detection", ICCV 2017.
@@ -167,14 +167,14 @@ def binary_focal_loss(
     torchvision's default is 0.25, ours is no weighting); ``alpha = 10`` would
     give negative losses and is refused (TRAPS 12). ``pos_weight`` or
     ``class_weight=(w_neg, w_pos)`` are accepted instead. The returned
-    Hessian (``value_and_grad_and_hess``) is exact and may be negative; GBDT
+    Hessian (:func:`value_grad_hess`) is exact and may be negative; GBDT
     objectives clip it (see :mod:`wce.xgboost`).
 
     Example:
       >>> import numpy as np
       >>> from wce.losses import binary_focal_loss
       >>> round(binary_focal_loss(np.array([2.0, -1.0]), np.array([1, 1]), alpha=0.25), 5)
-      0.12286
+      0.35184
 
     References:
       Lin et al., ICCV 2017; torchvision ``ops.sigmoid_focal_loss``.

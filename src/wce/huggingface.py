@@ -33,6 +33,8 @@ from .weights import ClassCounts, class_weights
 torch = require("torch", purpose="wce.huggingface")
 transformers = require("transformers", purpose="wce.huggingface")
 
+from . import torch as wt  # noqa: E402  (after require: a clear error if torch is missing)
+
 REDUCTIONS = ("mean", "mean_per_sample", "sum")
 IGNORE_INDEX = -100  # the label value Transformers models ignore
 
@@ -119,40 +121,14 @@ def _logits_of(outputs: Any):
     return outputs[0] if isinstance(outputs, (tuple, list)) else outputs
 
 
-def _weighted_terms(logits, labels, class_weight, caller: str):
-    """(Σ w·l, Σ w, number of labelled items) in float32 or wider (TRAPS 11)."""
-    n_classes = logits.shape[-1]
-    if class_weight.shape[0] != n_classes:
-        raise ValueError(
-            f"{caller}: class_weight has {class_weight.shape[0]} entries but the model outputs "
-            f"{n_classes} logits per item. Compute the weights with num_labels={n_classes}."
-        )
-    z = logits.reshape(-1, n_classes)
-    if z.dtype in (torch.float16, torch.bfloat16):
-        z = z.float()
-    y = labels.reshape(-1).long()
-    valid = y != IGNORE_INDEX
-    if bool(((y < 0) & valid).any()) or bool((y >= n_classes).any()):
-        raise ValueError(
-            f"{caller}: labels must be class ids in [0, {n_classes}) or {IGNORE_INDEX} (ignored). "
-            f"Got values {torch.unique(y[valid & ((y < 0) | (y >= n_classes))])[:5].tolist()}."
-        )
-    nll = torch.nn.functional.cross_entropy(z, y, reduction="none", ignore_index=IGNORE_INDEX)
-    w = class_weight.to(device=z.device, dtype=z.dtype)[y.clamp(min=0)] * valid
-    return (w * nll).sum(), w.sum(), valid.sum()
+def _flat(logits, labels):
+    """Sequence ``(B, K)`` or token ``(B, T, K)`` logits -> ``(n, K)`` rows for wce.torch."""
+    return logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
 
 
-def _divide(numerator, denominator):
-    # All items ignored: 0 with zero gradient (TRAPS 7), not 0/0.
-    denominator = torch.as_tensor(denominator, device=numerator.device, dtype=numerator.dtype)
-    return torch.where(denominator > 0, numerator / denominator.clamp(min=torch.finfo(numerator.dtype).tiny),
-                       numerator * 0)
-
-
-def _as_weight_tensor(class_weight: Any, caller: str):
-    w = V.check_class_weight(np.asarray(class_weight, dtype=np.float64),
-                             int(np.size(class_weight)), caller=caller)
-    return torch.as_tensor(w, dtype=torch.float32)
+def _criterion(class_weight: Any, label_smoothing: float, reduction: str):
+    return wt.WeightedCrossEntropyLoss(class_weight, ignore_index=IGNORE_INDEX,
+                                       label_smoothing=label_smoothing, reduction=reduction)
 
 
 class WeightedCrossEntropyLoss:
@@ -160,7 +136,8 @@ class WeightedCrossEntropyLoss:
 
     For logits ``z`` of shape ``(..., K)`` (sequence or token classification)
     and labels ``y`` (``-100`` = ignored), with ``l_i = -log softmax(z_i)[y_i]``
-    and ``w_i = class_weight[y_i]``:
+    (label smoothing as in :func:`wce.torch.weighted_cross_entropy`) and
+    ``w_i = class_weight[y_i]``:
 
     - ``"mean"``: ``Σ w_i l_i / Σ w_i`` (PyTorch's weighted mean);
     - ``"mean_per_sample"``: ``Σ w_i l_i / n``, with ``n`` the Trainer's
@@ -172,7 +149,8 @@ class WeightedCrossEntropyLoss:
     accumulated batch is larger than this one (gradient accumulation or
     averaging across devices): the global weighted mean needs ``Σ w`` of all
     micro-batches (TRAPS 9). Use :class:`WeightedLossTrainer` for it, or
-    ``"mean_per_sample"``. All labels ignored gives 0 (TRAPS 7).
+    ``"mean_per_sample"``. All labels ignored gives 0 (TRAPS 7). The math is
+    :mod:`wce.torch`'s (float32 for half-precision logits, TRAPS 11).
 
     Example:
       >>> import torch
@@ -184,19 +162,21 @@ class WeightedCrossEntropyLoss:
     Pass it as ``Trainer(..., compute_loss_func=WeightedCrossEntropyLoss(weights))``.
     """
 
-    def __init__(self, class_weight: Any, *, reduction: str = "mean") -> None:
+    def __init__(self, class_weight: Any, *, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
         self.reduction = V.check_one_of(reduction, "reduction", REDUCTIONS, caller="WeightedCrossEntropyLoss")
-        self.class_weight = _as_weight_tensor(class_weight, "WeightedCrossEntropyLoss")
+        self.criterion = _criterion(class_weight, label_smoothing, "sum")
 
     def __call__(self, outputs: Any, labels: Any, num_items_in_batch: Any = None):
         if labels is None:
             raise ValueError("WeightedCrossEntropyLoss needs labels; the batch has no 'labels' column.")
-        numerator, weight_sum, n_items = _weighted_terms(
-            _logits_of(outputs), labels, self.class_weight, "WeightedCrossEntropyLoss")
+        logits, labels = _flat(_logits_of(outputs), labels)
+        numerator = self.criterion(logits, labels)  # Σ w·l
+        n_items = labels.ne(IGNORE_INDEX).sum()
         if self.reduction == "sum":
             return numerator
         if self.reduction == "mean_per_sample":
-            return _divide(numerator, n_items if num_items_in_batch is None else num_items_in_batch)
+            n = n_items if num_items_in_batch is None else num_items_in_batch
+            return _divide(numerator, n)
         if num_items_in_batch is not None and int(num_items_in_batch) != int(n_items):
             raise ValueError(
                 "WeightedCrossEntropyLoss(reduction='mean') got a micro-batch of "
@@ -205,7 +185,14 @@ class WeightedCrossEntropyLoss:
                 "is not the global weighted mean (TRAPS 9). Use wce.huggingface.WeightedLossTrainer, "
                 "which all-reduces Σ w, or reduction='mean_per_sample'."
             )
-        return _divide(numerator, weight_sum)
+        return _divide(numerator, self.criterion.total_weight(labels))
+
+
+def _divide(numerator, denominator):
+    # All items ignored: 0 with zero gradient (TRAPS 7), not 0/0.
+    den = torch.as_tensor(denominator).to(device=numerator.device, dtype=numerator.dtype)
+    return torch.where(den > 0, numerator, torch.zeros_like(numerator)) / torch.where(
+        den > 0, den, torch.ones_like(den))
 
 
 class WeightedLossTrainer(transformers.Trainer):
@@ -214,49 +201,45 @@ class WeightedLossTrainer(transformers.Trainer):
     ``WeightedLossTrainer(model, args, ..., class_weight=w, reduction="mean")``.
     The loss of an optimisation step is ``Σ w·l / Σ w`` over every micro-batch
     of the step (gradient accumulation) and every device: ``Σ w`` is collected
-    before the step and each micro-batch contributes ``Σ_micro w·l / Σ w``
-    (TRAPS 9). ``reduction="mean_per_sample"`` divides by the number of
-    labelled items instead. Evaluation uses the batch's own denominator.
+    (and all-reduced) before the step, and each micro-batch is
+    :func:`wce.torch.weighted_cross_entropy` with ``reduction="global"`` and
+    that denominator (TRAPS 9). ``reduction="mean_per_sample"`` divides by the
+    number of labelled items instead. Evaluation uses each batch's own
+    denominator.
     """
 
     loss_is_scaled_for_ga = True  # each micro-batch is divided by the step's total
 
-    def __init__(self, *args: Any, class_weight: Any, reduction: str = "mean", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, class_weight: Any, reduction: str = "mean",
+                 label_smoothing: float = 0.0, **kwargs: Any) -> None:
         V.check_one_of(reduction, "reduction", ("mean", "mean_per_sample"), caller="WeightedLossTrainer")
         self.loss_reduction = reduction
-        self.class_weight = _as_weight_tensor(class_weight, "WeightedLossTrainer")
+        self.criterion = _criterion(class_weight, label_smoothing, reduction)
+        self._item_counter = _criterion(None, 0.0, "sum")
         self._step_denominator = None
         super().__init__(*args, **kwargs)
 
     def get_batch_samples(self, *args: Any, **kwargs: Any):
         batch_samples, num_items_in_batch = super().get_batch_samples(*args, **kwargs)
-        total = torch.zeros((), dtype=torch.float64)
-        for batch in batch_samples:
-            labels = batch["labels"].reshape(-1).long().cpu()
-            valid = labels != IGNORE_INDEX
-            if self.loss_reduction == "mean":
-                total += (self.class_weight.double()[labels.clamp(min=0, max=len(self.class_weight) - 1)]
-                          * valid).sum()
-            else:
-                total += valid.sum()
-        if self.args.world_size > 1:
-            total = self.accelerator.gather(total.to(self.args.device).reshape(1)).sum()
-        self._step_denominator = total
+        labels = [batch["labels"].reshape(-1) for batch in batch_samples]
+        if self.loss_reduction == "mean":
+            self._step_denominator = self.criterion.total_weight(labels)  # all-reduced Σ w
+        else:  # unweighted: Σ 1 over labelled items, all-reduced
+            self._step_denominator = self._item_counter.total_weight(labels)
         return batch_samples, num_items_in_batch
 
     def compute_loss(self, model: Any, inputs: dict, return_outputs: bool = False,
                      num_items_in_batch: Any = None):
         labels = inputs.pop("labels")
         outputs = model(**inputs)
-        numerator, weight_sum, n_items = _weighted_terms(
-            _logits_of(outputs), labels, self.class_weight, "WeightedLossTrainer")
-        local = weight_sum if self.loss_reduction == "mean" else n_items
+        logits, labels = _flat(_logits_of(outputs), labels)
         if model.training and self._step_denominator is not None:
-            loss = _divide(numerator, self._step_denominator.to(numerator.device))
-            if self.args.world_size > 1:  # DDP averages gradients over ranks; undo it
-                loss = loss * self.args.world_size
+            loss = wt.weighted_cross_entropy(
+                logits, labels, class_weight=self.criterion.class_weight, ignore_index=IGNORE_INDEX,
+                label_smoothing=self.criterion.label_smoothing, reduction="global",
+                denominator=self._step_denominator)
         else:
-            loss = _divide(numerator, local)
+            loss = self.criterion(logits, labels)
         return (loss, outputs) if return_outputs else loss
 
 

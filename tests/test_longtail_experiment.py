@@ -1,0 +1,155 @@
+"""wce longtail: long-tailed splits, methods, metrics, report and CLI (issue 11)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pd = pytest.importorskip("pandas")
+
+import torch  # noqa: E402
+
+from wce.cli import main  # noqa: E402
+from wce.experiments import longtail as lt  # noqa: E402
+
+
+@pytest.mark.parametrize("n_max, C, ir", [(500, 10, 100.0), (120, 26, 10.0), (7, 6, 100.0),
+                                          (50, 4, 1.0)])
+def test_profile_follows_cui_exponential(n_max, C, ir):
+    counts = lt.long_tail_profile(n_max, C, ir)
+    assert counts[0] == n_max
+    assert np.all(np.diff(counts) <= 0)
+    expected = np.maximum(np.floor(n_max * ir ** (-np.arange(C) / (C - 1)) + 1e-9), 1)
+    np.testing.assert_array_equal(counts, expected)
+    assert counts[-1] == max(int(np.floor(n_max / ir + 1e-9)), 1)
+
+
+def test_trap16_split_first_balanced_test_and_no_leakage():
+    """TRAPS 16: the test set is drawn before subsampling and never overlaps training."""
+    rng = np.random.default_rng(0)
+    y = rng.permutation(np.repeat(np.arange(5), rng.integers(60, 90, size=5)))
+    tests = []
+    for ir in (10.0, 100.0):
+        train, test, counts = lt.long_tailed_split(y, ir, test_fraction=0.3, seed=3)
+        assert not set(train) & set(test)
+        per_class_test = np.bincount(y[test], minlength=5)
+        assert len(set(per_class_test)) == 1  # balanced
+        assert per_class_test[0] == int(0.3 * np.bincount(y).min())
+        np.testing.assert_array_equal(np.bincount(y[train], minlength=5), counts)
+        np.testing.assert_array_equal(
+            counts, lt.long_tail_profile(int(np.bincount(y).min()) - per_class_test[0], 5, ir))
+        tests.append(np.sort(test))
+    # Same seed, different IR: the same test set (the split happens before subsampling).
+    np.testing.assert_array_equal(tests[0], tests[1])
+
+
+def test_shot_groups_are_thirds_in_profile_order():
+    groups = lt.shot_groups(10)
+    assert groups.tolist() == ["many"] * 4 + ["medium"] * 3 + ["few"] * 3
+    assert [list(lt.shot_groups(26)).count(g) for g in lt.SHOTS] == [9, 9, 8]
+
+
+def test_evaluate_matches_sklearn():
+    from sklearn.metrics import balanced_accuracy_score, recall_score
+
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(6), 20)
+    pred = np.where(rng.random(120) < 0.7, y, rng.integers(0, 6, 120))
+    scores = lt.evaluate(y, pred, 6)
+    np.testing.assert_allclose(scores["recall"], recall_score(y, pred, average=None))
+    assert scores["error"] == pytest.approx(1 - balanced_accuracy_score(y, pred))
+    assert scores["few_accuracy"] == pytest.approx(scores["recall"][4:].mean())
+
+
+def test_reference_bridge_matches_torch_autograd():
+    """The adapter's reference-backed loss has torch's value and gradient for weighted CE."""
+    bridge = lt._reference_loss("weighted_cross_entropy")
+    z = torch.randn(8, 4, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, 4, (8,))
+    w = np.array([0.5, 1.0, 2.0, 4.0])
+    ours = bridge(z, y, class_weight=w)
+    (g_ours,) = torch.autograd.grad(ours, z)
+    native = torch.nn.functional.cross_entropy(z, y, weight=torch.tensor(w))
+    (g_native,) = torch.autograd.grad(native, z)
+    assert ours.item() == pytest.approx(native.item(), rel=1e-12)
+    torch.testing.assert_close(g_ours, g_native)
+
+
+@pytest.mark.parametrize("method", [m for m in lt.METHODS])
+def test_every_method_gives_a_finite_loss_and_gradient(method):
+    config = lt.LongTailConfig(epochs=10)
+    counts = np.array([40, 12, 4, 1])
+    loss = lt.method_loss(method, counts, config, lt.torch_losses())
+    z = torch.randn(16, 4, requires_grad=True)
+    y = torch.randint(0, 4, (16,))
+    value = loss(z, y, 0)
+    (grad,) = torch.autograd.grad(value, z)
+    assert torch.isfinite(value) and torch.all(torch.isfinite(grad)) and torch.any(grad != 0)
+
+
+def test_ldam_drw_switches_to_class_balanced_weights():
+    config = lt.LongTailConfig(epochs=10, drw_fraction=0.8)
+    counts = np.array([40, 12, 4, 1])
+    losses = lt.torch_losses()
+    loss = lt.method_loss("ldam_drw", counts, config, losses)
+    z, y = torch.randn(16, 4), torch.arange(16) % 4
+    plain = losses["ldam_loss"](z, y, samples_per_class=counts)
+    weighted = losses["ldam_loss"](z, y, samples_per_class=counts,
+                                   class_weight=lt._weights_from_counts(
+                                       counts.astype(float), scheme="effective_number",
+                                       beta=config.beta_drw, normalize="sum_to_k"))
+    assert loss(z, y, 7).item() == pytest.approx(plain.item())
+    assert loss(z, y, 8).item() == pytest.approx(weighted.item())
+    assert plain.item() != pytest.approx(weighted.item())
+
+
+def test_check_claims_counts_agreement():
+    rows = []
+    for d, ce, inv in [("a", 0.30, 0.25), ("b", 0.20, 0.22), ("c", 0.40, 0.10)]:
+        rows += [{"dataset": d, "imbalance_ratio": 100.0, "method": "ce", "error": ce},
+                 {"dataset": d, "imbalance_ratio": 100.0, "method": "inverse_frequency",
+                  "error": inv}]
+    claims = {c["worse"]: c for c in lt.check_claims(pd.DataFrame(rows))}
+    claim = claims["inverse_frequency"]  # "inverse frequency is worse than CE"
+    assert (claim["agree"], claim["settings"]) == (1, 3)
+    assert claim["disagree_in"] == ["a IR=100", "c IR=100"]
+
+
+def test_cli_tiny_run_writes_the_report(tmp_path, capsys):
+    out = str(tmp_path / "lt")
+    rc = main(["longtail", "--quick", "--datasets", "digits", "--imbalance-ratios", "100",
+               "--epochs", "2", "--out", out, "--no-progress"])
+    assert rc == 0
+    for name in ("report.md", "results.csv", "per_class.csv", "error.png"):
+        assert os.path.getsize(os.path.join(out, name)) > 0
+    results = pd.read_csv(os.path.join(out, "results.csv"))
+    assert sorted(results.method) == sorted(lt.METHODS)
+    assert {"cpu", "threads", "torch", "error", "many_accuracy", "few_accuracy"} <= set(results)
+    per_class = pd.read_csv(os.path.join(out, "per_class.csv"))
+    assert len(per_class) == len(lt.METHODS) * 10
+    report = open(os.path.join(out, "report.md")).read()
+    for heading in ("## Protocol", "## Results", "## Published results", "## Ordering",
+                    "## Where we agree and where not"):
+        assert heading in report
+    assert "29.64" in report and "Cui et al." in report
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--datasets", "cifar"], "unknown data set"),
+    (["--imbalance-ratios", "0.5"], r"'imbalance_ratio' parameter of wce longtail"),
+    (["--imbalance-ratios", "ten"], "--imbalance-ratios takes numbers"),
+    (["--methods", "ce,mixup"], r"unknown method\(s\) \['mixup'\]"),
+    (["--seeds", "0"], r"'seeds' parameter of wce longtail must be an int >= 1"),
+])
+def test_cli_user_errors_are_one_line_exit_2(argv, match, capsys, tmp_path):
+    rc = main(["longtail", "--out", str(tmp_path), *argv])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert len(err.splitlines()) == 1
+    assert err.startswith("wce longtail: error:")
+    import re
+
+    assert re.search(match, err)

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -39,7 +40,9 @@ def _series_is_list(series) -> bool:
         return pa.types.is_list(dtype.pyarrow_dtype) or pa.types.is_large_list(dtype.pyarrow_dtype)
     if dtype != object:
         return False
-    head = series.head(20, npartitions=1, compute=True).dropna()
+    with warnings.catch_warnings():  # a first partition shorter than 20 rows is fine
+        warnings.simplefilter("ignore", UserWarning)
+        head = series.head(20, npartitions=1, compute=True).dropna()
     return len(head) > 0 and isinstance(head.iloc[0], _LIST_TYPES)
 
 

@@ -1,0 +1,37 @@
+"""The examples in the docstrings of wce.losses and wce.weights, and in README.md, run and are right."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "wce"
+FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+MODULES = sorted(
+    f"wce.{package}.{path.stem}" if path.stem != "__init__" else f"wce.{package}"
+    for package in ("losses", "weights")
+    for path in (SRC / package).glob("*.py")
+)
+
+
+def test_modules_were_found():
+    assert "wce.losses._cross_entropy" in MODULES and "wce.weights._schemes" in MODULES
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=FLAGS, verbose=False)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} doctest examples failed in {name}"
+
+
+def test_readme_examples():
+    readme = ROOT / "README.md"
+    if not readme.exists():
+        pytest.skip("no README.md")
+    result = doctest.testfile(str(readme), module_relative=False, optionflags=FLAGS, verbose=False)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} README examples failed"

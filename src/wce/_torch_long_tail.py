@@ -1,7 +1,8 @@
 """PyTorch versions of the long-tail losses (:mod:`wce.losses._long_tail` is the reference).
 
-Re-exported by :mod:`wce.torch`. Parameter checks reuse the NumPy reference's
-validation; the math follows the same definitions and is tested against it.
+Re-exported by :mod:`wce.torch`. Each loss shifts the logits (LDAM margins and
+scale; ``+ log n_c``) and hands them to :func:`wce.torch.weighted_cross_entropy`,
+which owns class weights, label smoothing, ignore_index and the reductions.
 """
 
 from __future__ import annotations
@@ -16,18 +17,12 @@ from .losses._long_tail import (BALANCED_SOFTMAX_CALLER, LDAM_CALLER, check_samp
                                 ldam_margins)
 
 torch = require("torch")
-F = torch.nn.functional
 
 
 def _class_axis_view(values: np.ndarray, like: "torch.Tensor") -> "torch.Tensor":
     """(C,) numpy -> tensor shaped (1, C, 1, ..., 1) on ``like``'s device, float32 or wider."""
     t = torch.as_tensor(values, dtype=like.dtype, device=like.device)
     return t.reshape((1, -1) + (1,) * (like.ndim - 2))
-
-
-def _numpy(x: Any) -> Any:
-    """Tensors to NumPy for the shared parameter checks (None passes through)."""
-    return x.detach().cpu().numpy() if torch.is_tensor(x) else x
 
 
 def _compute_dtype(logits: "torch.Tensor") -> "torch.Tensor":
@@ -37,54 +32,18 @@ def _compute_dtype(logits: "torch.Tensor") -> "torch.Tensor":
     return logits
 
 
-def _weighted_cross_entropy(
-    logits: "torch.Tensor",
-    targets: "torch.Tensor",
-    *,
-    class_weight: Any,
-    ignore_index: int | None,
-    label_smoothing: float,
-    sample_weight: Any,
-    reduction: str,
-    out_dtype: "torch.dtype",
-    caller: str,
-) -> "torch.Tensor":
-    """Class-weighted CE with the reductions of :mod:`wce.losses._reduction`.
+def _weighted_cross_entropy(shifted: "torch.Tensor", targets: "torch.Tensor", *,
+                            out_dtype: "torch.dtype", caller: str, **kwargs: Any) -> "torch.Tensor":
+    """wce.torch's weighted CE on the shifted logits, returned in the input dtype."""
+    # Imported here: wce.torch re-exports this module, so a top-level import would be circular.
+    from .torch import weighted_cross_entropy
 
-    Numerator per element: ``s_i Σ_c w_c q'_ic (-log p_ic)`` (PyTorch's
-    ``reduction='none'`` with ``weight`` and ``label_smoothing``); weight per
-    element ``s_i Σ_c w_c q_ic`` with the unsmoothed target (TRAPS 6, 8).
-    All weights zero gives 0 with zero gradient (TRAPS 7).
-    """
-    label_smoothing = V.check_float(label_smoothing, "label_smoothing", caller=caller,
-                                    low=0.0, high=1.0)
-    C = logits.shape[1]
-    cw = V.check_class_weight(_numpy(class_weight), C, caller=caller)
-    w = (torch.ones(C, dtype=logits.dtype, device=logits.device) if cw is None
-         else torch.as_tensor(cw, dtype=logits.dtype, device=logits.device))
-    soft = targets.is_floating_point()
-    if soft:
-        numerator = F.cross_entropy(logits, targets.to(logits.dtype), weight=w, reduction="none",
-                                    label_smoothing=label_smoothing)
-        weight = torch.einsum("nc...,c->n...", targets.to(logits.dtype), w)
-        valid = torch.ones_like(weight, dtype=torch.bool)
-    else:
-        ignore = -100 if ignore_index is None else int(ignore_index)
-        numerator = F.cross_entropy(logits, targets, weight=w, reduction="none",
-                                    ignore_index=ignore, label_smoothing=label_smoothing)
-        valid = targets != ignore
-        weight = torch.where(valid, w[torch.where(valid, targets, 0)], 0.0)
-    if sample_weight is not None:
-        V.check_sample_weight(_numpy(sample_weight), tuple(numerator.shape), caller=caller)
-        sw = torch.as_tensor(sample_weight, dtype=logits.dtype, device=logits.device)
-        numerator, weight = numerator * sw, weight * sw
-    if reduction == "none":
-        return numerator.to(out_dtype)
-    total = numerator.sum()
-    if reduction == "sum":
-        return total.to(out_dtype)
-    den = weight.sum() if reduction == "mean" else valid.sum().to(logits.dtype)
-    return (total / torch.where(den > 0, den, torch.ones_like(den))).to(out_dtype)
+    # Checked here too so that messages name the loss the user called.
+    cw = kwargs["class_weight"]
+    V.check_class_weight(cw.detach().cpu().numpy() if torch.is_tensor(cw) else cw,
+                         shifted.shape[1], caller=caller)
+    V.check_float(kwargs["label_smoothing"], "label_smoothing", caller=caller, low=0.0, high=1.0)
+    return weighted_cross_entropy(shifted, targets, **kwargs).to(out_dtype)
 
 
 def ldam_loss(

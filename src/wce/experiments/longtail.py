@@ -232,16 +232,22 @@ def _reference_loss(name: str) -> Callable:
     return apply
 
 
-def torch_losses() -> dict:
+def torch_losses(source: str = "wce.torch") -> dict:
     """name -> torch loss ``f(logits, targets, **kw)`` used by the methods.
 
-    Switching to ``wce.torch`` is one line: return ``{n: getattr(wce.torch, n) for n in names}``.
+    ``source="wce.torch"`` (default) uses the PyTorch backend;
+    ``source="reference"`` runs the NumPy reference through :func:`_reference_loss`
+    (float64, slower), e.g. to rule out a backend difference.
     """
     from .. import _torch_long_tail
 
     names = ("weighted_cross_entropy", "focal_loss", "class_balanced_loss",
              "logit_adjusted_cross_entropy")
-    out = {n: _reference_loss(n) for n in names}
+    if source == "reference":
+        out = {n: _reference_loss(n) for n in names}
+    else:
+        backend = require("wce.torch")
+        out = {n: getattr(backend, n) for n in names}
     out["ldam_loss"] = _torch_long_tail.ldam_loss
     out["balanced_softmax_cross_entropy"] = _torch_long_tail.balanced_softmax_cross_entropy
     return out

@@ -94,8 +94,13 @@ def _host(values: Any) -> Any:
     return values
 
 
-def _weight_tensor(values: Any, n_classes: int | None, caller: str, name: str = "class_weight"):
-    """Validated (C,) class weights as a float tensor, or None (validated once, on the host)."""
+def _weight_tensor(values: Any, n_classes: int | None, caller: str, name: str = "class_weight",
+                   dtype=None):
+    """Validated (C,) class weights as a float tensor, or None (validated once, on the host).
+
+    Tensors keep their dtype; other values become ``dtype`` (float64 for the functions, which
+    cast to the compute dtype at once; float32 for module buffers).
+    """
     if values is None:
         return None
     host = _host(values)
@@ -103,7 +108,7 @@ def _weight_tensor(values: Any, n_classes: int | None, caller: str, name: str = 
     V.check_class_weight(host, n, caller=caller, name=name)
     if torch.is_tensor(values):
         return values.detach().to(torch.float32 if not values.is_floating_point() else values.dtype)
-    return torch.as_tensor(np.asarray(host, dtype=np.float32))
+    return torch.as_tensor(host, dtype=dtype or torch.float64)
 
 
 def _compute(x: Any, name: str, caller: str):
@@ -427,7 +432,7 @@ def _check_classes(cw, z, caller, name="class_weight"):
 # ---------------------------------------------------------------------------
 
 
-def _binary_weights(class_weight, alpha, pos_weight, caller):
+def _binary_weights(class_weight, alpha, pos_weight, caller, dtype=torch.float64):
     """Validated (w_neg, w_pos) tensors from exactly one of the three forms (TRAPS 1, 2)."""
     cw, pw = _host(class_weight), _host(pos_weight)
     if cw is not None:
@@ -438,8 +443,8 @@ def _binary_weights(class_weight, alpha, pos_weight, caller):
         shape = ()
     w_neg, w_pos = binary_class_weights(class_weight=cw, alpha=alpha, pos_weight=pw, shape=shape,
                                         caller=caller)
-    return (torch.as_tensor(np.array(w_neg, dtype=np.float32)),
-            torch.as_tensor(np.array(w_pos, dtype=np.float32)))
+    return (torch.as_tensor(np.array(w_neg), dtype=dtype),
+            torch.as_tensor(np.array(w_pos), dtype=dtype))
 
 
 def _binary_terms(x, targets, w_neg, w_pos, *, sample_weight, ignore_index, label_smoothing,
@@ -640,14 +645,14 @@ def _check_gamma(gamma, caller):
     return V.check_float(gamma, "gamma", caller=caller, low=0.0)
 
 
-def _focal_alpha(alpha, caller):
+def _focal_alpha(alpha, caller, dtype=None):
     if alpha is not None and np.ndim(_host(alpha)) == 0:
         raise ValueError(
             f"The 'alpha' parameter of {caller} must be a per-class vector of shape (C,). "
             f"Got the scalar {_host(alpha)!r} instead: a scalar alpha is ambiguous with more "
             "than two classes (TRAPS 12). For a binary problem use binary_focal_loss(alpha=...)."
         )
-    return _weight_tensor(alpha, None, caller, name="class_weight")
+    return _weight_tensor(alpha, None, caller, name="class_weight", dtype=dtype)
 
 
 def focal_loss(logits, targets, *, gamma=2.0, alpha=None, ignore_index=None, label_smoothing=0.0,
@@ -714,12 +719,12 @@ def binary_focal_loss(logits, targets, *, gamma=2.0, alpha=None, class_weight=No
                          reduction=reduction, denominator=denominator, caller=caller)
 
 
-def _class_balanced_weights(samples_per_class, beta, caller):
+def _class_balanced_weights(samples_per_class, beta, caller, dtype=torch.float64):
     beta = V.check_float(beta, "beta", caller=caller, low=0.0, high=1.0, high_inclusive=False)
     counts = V.as_float_array(_host(samples_per_class), "samples_per_class", caller=caller)
     weights = effective_number_weights(counts, beta, caller=caller)
     weights = weights * len(weights) / weights.sum()  # Cui et al. normalise to sum to C
-    return torch.as_tensor(weights.astype(np.float32))
+    return torch.as_tensor(weights, dtype=dtype)
 
 
 def class_balanced_loss(logits, targets, *, samples_per_class, beta=0.9999, loss_type="softmax",
@@ -767,9 +772,9 @@ def _class_balanced(logits, targets, cw, *, loss_type, gamma, ignore_index, samp
                   denominator=denominator, caller=caller)
 
 
-def _cost_matrix(cost_matrix, caller):
+def _cost_matrix(cost_matrix, caller, dtype=torch.float64):
     host = V.check_cost_matrix(_host(cost_matrix), None, caller=caller)
-    return torch.as_tensor(host.astype(np.float32))
+    return torch.as_tensor(host, dtype=dtype)
 
 
 def _cost_sensitive(x, targets, cost, cw, *, ignore_index, sample_weight, reduction, denominator,
@@ -826,9 +831,9 @@ def cost_sensitive_cross_entropy(logits, targets, *, cost_matrix, class_weight=N
                            denominator=denominator, caller=caller)
 
 
-def _log_prior(class_prior, tau, caller):
+def _log_prior(class_prior, tau, caller, dtype=torch.float64):
     tau = V.check_float(tau, "tau", caller=caller, low=0.0)
-    return torch.as_tensor((tau * log_prior(_host(class_prior), caller=caller)).astype(np.float32))
+    return torch.as_tensor(tau * log_prior(_host(class_prior), caller=caller), dtype=dtype)
 
 
 def _logit_adjusted(x, targets, shift, cw, *, ignore_index, label_smoothing, sample_weight,
@@ -954,7 +959,8 @@ class WeightedCrossEntropyLoss(_MulticlassLoss):
     def __init__(self, class_weight=None, *, ignore_index=None, label_smoothing=0.0,
                  from_logits=True, reduction="mean"):
         super().__init__(reduction)
-        self.register_buffer("class_weight", _weight_tensor(class_weight, None, self.caller))
+        self.register_buffer("class_weight", _weight_tensor(class_weight, None, self.caller,
+                                                            dtype=torch.float32))
         self.ignore_index, self.from_logits = ignore_index, _check_bool(from_logits, self.caller)
         self.label_smoothing = V.check_float(label_smoothing, "label_smoothing",
                                              caller=self.caller, low=0.0, high=1.0)
@@ -974,7 +980,7 @@ class FocalLoss(_MulticlassLoss):
     def __init__(self, gamma=2.0, alpha=None, *, ignore_index=None, label_smoothing=0.0,
                  reduction="mean"):
         super().__init__(reduction)
-        self.register_buffer("class_weight", _focal_alpha(alpha, self.caller))
+        self.register_buffer("class_weight", _focal_alpha(alpha, self.caller, torch.float32))
         self.gamma = _check_gamma(gamma, self.caller)
         self.ignore_index = ignore_index
         self.label_smoothing = V.check_float(label_smoothing, "label_smoothing",
@@ -999,7 +1005,8 @@ class ClassBalancedLoss(_MulticlassLoss):
         self.loss_type = V.check_one_of(loss_type, "loss_type", ("softmax", "focal"),
                                         caller=self.caller)
         self.register_buffer("class_weight",
-                             _class_balanced_weights(samples_per_class, beta, self.caller))
+                             _class_balanced_weights(samples_per_class, beta, self.caller,
+                                                     torch.float32))
         self.gamma, self.ignore_index = _check_gamma(gamma, self.caller), ignore_index
 
     def forward(self, input, target, sample_weight=None, denominator=None):
@@ -1016,9 +1023,9 @@ class CostSensitiveCrossEntropyLoss(_MulticlassLoss):
 
     def __init__(self, cost_matrix, *, class_weight=None, ignore_index=None, reduction="mean"):
         super().__init__(reduction)
-        self.register_buffer("cost_matrix", _cost_matrix(cost_matrix, self.caller))
+        self.register_buffer("cost_matrix", _cost_matrix(cost_matrix, self.caller, torch.float32))
         self.register_buffer("class_weight", _weight_tensor(
-            class_weight, self.cost_matrix.shape[0], self.caller))
+            class_weight, self.cost_matrix.shape[0], self.caller, dtype=torch.float32))
         self.ignore_index = ignore_index
 
     def forward(self, input, target, sample_weight=None, denominator=None):
@@ -1036,8 +1043,9 @@ class LogitAdjustedCrossEntropyLoss(_MulticlassLoss):
     def __init__(self, class_prior, *, tau=1.0, class_weight=None, ignore_index=None,
                  label_smoothing=0.0, reduction="mean"):
         super().__init__(reduction)
-        self.register_buffer("log_prior", _log_prior(class_prior, tau, self.caller))
-        self.register_buffer("class_weight", _weight_tensor(class_weight, None, self.caller))
+        self.register_buffer("log_prior", _log_prior(class_prior, tau, self.caller, torch.float32))
+        self.register_buffer("class_weight", _weight_tensor(class_weight, None, self.caller,
+                                                            dtype=torch.float32))
         self.ignore_index = ignore_index
         self.label_smoothing = V.check_float(label_smoothing, "label_smoothing",
                                              caller=self.caller, low=0.0, high=1.0)
@@ -1053,7 +1061,7 @@ class LogitAdjustedCrossEntropyLoss(_MulticlassLoss):
 class _BinaryLoss(_Loss):
     def __init__(self, reduction, class_weight, alpha, pos_weight, ignore_index):
         super().__init__(reduction)
-        w_neg, w_pos = _binary_weights(class_weight, alpha, pos_weight, self.caller)
+        w_neg, w_pos = _binary_weights(class_weight, alpha, pos_weight, self.caller, torch.float32)
         self.register_buffer("w_neg", w_neg)
         self.register_buffer("w_pos", w_pos)
         self.ignore_index = ignore_index

@@ -17,8 +17,6 @@ and returns logits (log-odds of the positive class) for new rows.
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 
 from .. import _optional
@@ -35,31 +33,29 @@ class LinearModel:
     def __init__(self, *, C: float = 1.0, max_iter: int = 500, tol: float = 1e-7):
         self.C, self.max_iter, self.tol = C, max_iter, tol
 
+    def objective(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray, plan) -> tuple:
+        """``(loss + L2 penalty, gradient)`` at ``theta = [w, b]``."""
+        n, d = X.shape
+        lam = 1.0 / (self.C * n)
+        w, b = theta[:d], theta[d]
+        z = X @ w + b
+        if plan.two_column:
+            # softmax([0, z])[1] = sigmoid(z): the softmax losses on a binary linear model.
+            value, g = value_and_grad(plan.loss, np.column_stack([np.zeros(n), z]), y.astype(np.int64),
+                                      reduction=plan.reduction, **plan.loss_kwargs)
+            gz = g[:, 1]  # column 0 is the constant 0
+        else:
+            value, gz = value_and_grad(plan.loss, z, y.astype(np.float64), reduction=plan.reduction,
+                                       **plan.loss_kwargs)
+        value = float(value) + 0.5 * lam * float(w @ w)
+        return value, np.concatenate([X.T @ gz + lam * w, [gz.sum()]])
+
     def fit(self, X: np.ndarray, y: np.ndarray, plan) -> "LinearModel":
         from scipy.optimize import minimize
 
-        n, d = X.shape
-        lam = 1.0 / (self.C * n)
-        targets = y.astype(np.int64) if plan.two_column else y.astype(np.float64)
-        zeros = np.zeros(n)
-
-        def objective(theta):
-            w, b = theta[:d], theta[d]
-            z = X @ w + b
-            if plan.two_column:
-                # softmax([0, z])[1] = sigmoid(z): the softmax losses on a binary linear model.
-                value, g = value_and_grad(plan.loss, np.column_stack([zeros, z]), targets,
-                                          reduction=plan.reduction, **plan.loss_kwargs)
-                gz = g[:, 1]  # column 0 is the constant 0
-            else:
-                value, gz = value_and_grad(plan.loss, z, targets, reduction=plan.reduction,
-                                           **plan.loss_kwargs)
-            value = float(value) + 0.5 * lam * float(w @ w)
-            return value, np.concatenate([X.T @ gz + lam * w, [gz.sum()]])
-
-        result = minimize(objective, np.zeros(d + 1), jac=True, method="L-BFGS-B",
-                          options={"maxiter": self.max_iter, "gtol": self.tol, "ftol": 1e-12})
-        self.coef_, self.intercept_ = result.x[:d], float(result.x[d])
+        result = minimize(self.objective, np.zeros(X.shape[1] + 1), args=(X, y, plan), jac=True,
+                          method="L-BFGS-B", options={"maxiter": self.max_iter, "gtol": self.tol, "ftol": 1e-12})
+        self.coef_, self.intercept_ = result.x[:-1], float(result.x[-1])
         self.n_iter_ = int(result.nit)
         return self
 
@@ -124,6 +120,3 @@ def make_model(name: str, seed: int, *, C: float = 1.0):
         return LinearModel(C=C)
     return SampleWeightModel(name, seed)
 
-
-def has_module(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None

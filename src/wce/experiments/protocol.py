@@ -55,7 +55,7 @@ def make_problem(data: Dataset, *, folds: int) -> Problem:
     """Check a data set and make it binary (minority class vs the rest); ValueError says why not."""
     labels, counts = np.unique(np.asarray(data.y).astype(str), return_counts=True)
     if len(labels) < 2:
-        raise ValueError(f"{data.name}: the target has a single class ({labels[0] if len(labels) else 'none'!r}); "
+        raise ValueError(f"{data.name}: the target has a single class ({str(labels[0]) if len(labels) else 'none'!r}); "
                          "a comparison needs at least two.")
     X = np.asarray(data.X, dtype=np.float64)
     if not np.isfinite(X).all():
@@ -63,14 +63,15 @@ def make_problem(data: Dataset, *, folds: int) -> Problem:
                          "impute or drop them first.")
     # Positive = least frequent class (ties: the last label in sorted order).
     pos = len(counts) - 1 - int(np.argmin(counts[::-1]))
-    y = (np.asarray(data.y).astype(str) == labels[pos]).astype(np.int64)
+    positive = str(labels[pos])
+    y = (np.asarray(data.y).astype(str) == positive).astype(np.int64)
     note = ""
     if len(labels) > 2:
-        note = f"{len(labels)} classes: positive = minority class {labels[pos]!r}, the rest negative"
+        note = f"{len(labels)} classes: positive = minority class {positive!r}, the rest negative"
     if counts[pos] < folds:
-        raise ValueError(f"{data.name}: the minority class {labels[pos]!r} has {counts[pos]} example(s), "
+        raise ValueError(f"{data.name}: the minority class {positive!r} has {counts[pos]} example(s), "
                          f"fewer than --folds {folds}; use fewer folds.")
-    return Problem(data.name, X, y, str(labels[pos]), note)
+    return Problem(data.name, X, y, positive, note)
 
 
 def splits(y: np.ndarray, *, folds: int, repeats: int, seed: int) -> list:

@@ -1,0 +1,233 @@
+"""`wce compare` and `wce sweep` end to end: outputs, no leakage, determinism, resume, bad input."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from wce.cli import main
+from wce.experiments import methods as methods_module
+from wce.experiments import protocol
+from wce.experiments.datasets import Dataset
+from wce.experiments.methods import METHODS, Options
+from wce.experiments.protocol import make_problem, run_unit, splits
+
+SMALL = "make_classification:n_samples=240,n_features=5,n_informative=3,weights=0.85,seed=1"
+FAST = "ce,ce+threshold,wce-balanced,smote"
+
+
+def _run(tmp_path, *args, out="out"):
+    return main(["compare", *args, "--out", str(tmp_path / out), "--no-progress"])
+
+
+def test_compare_writes_report_csv_json_and_plots(tmp_path, capsys):
+    assert _run(tmp_path, SMALL, "--methods", "default", "--folds", "3", "--repeats", "1") == 0
+    out = tmp_path / "out"
+    for name in ("report.md", "results.csv", "results.json", "pr_curves.png", "reliability.png",
+                 "weight_strength.png"):
+        assert (out / name).stat().st_size > 0, name
+    printed = capsys.readouterr().out
+    assert "Report:" in printed and "report.md" in printed and "ce+threshold" in printed
+    summary = json.loads((out / "results.json").read_text())
+    assert {m["name"] for m in summary["methods"]} == set(methods_module.DEFAULT_METHODS)
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    f1 = [r for r in rows if r["metric"] == "f1" and r["method"] == "ce"][0]
+    assert float(f1["ci_low"]) <= float(f1["mean"]) <= float(f1["ci_high"])
+    report = (out / "report.md").read_text()
+    assert "Nadeau & Bengio" in report and "Saerens" in report
+
+
+def test_compare_across_datasets_gives_ranks_tests_and_verdict(tmp_path, capsys):
+    sets = [SMALL, SMALL.replace("seed=1", "seed=2").replace("240", "250"),
+            SMALL.replace("seed=1", "seed=3").replace("240", "260")]
+    assert _run(tmp_path, *sets, "--methods", "ce,ce+threshold,wce-balanced,ros", "--folds", "3",
+                "--repeats", "1") == 0
+    summary = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert len(summary["datasets"]) == 3
+    assert (tmp_path / "out" / "ranks.png").exists()
+    ranks = summary["across_datasets"]["f1"]["mean_ranks"]
+    assert sum(ranks.values()) == pytest.approx(4 * 5 / 2)  # ranks of 4 methods sum to 10
+    pairs = {(c["method"], c["reference"]) for c in summary["comparisons"]}
+    assert pairs == {("wce-balanced", "ce+threshold"), ("wce-balanced", "ros")}
+    assert any("vs ce+threshold" in line for line in summary["verdict"])
+
+
+def test_fixed_seed_gives_identical_results(tmp_path):
+    for out in ("a", "b"):
+        assert _run(tmp_path, SMALL, "--methods", FAST, "--folds", "3", "--repeats", "2", "--seed", "7",
+                    out=out) == 0
+    assert (tmp_path / "a" / "results.csv").read_text() == (tmp_path / "b" / "results.csv").read_text()
+
+
+def test_trap16_no_leakage_scaler_resampler_weights_see_training_rows_only(monkeypatch):
+    """TRAPS 16: scaling, resampling, weights and threshold use the training fold only."""
+    rng = np.random.default_rng(0)
+    n = 120
+    y = np.array(["neg"] * 100 + ["pos"] * 20)
+    # Column 0 is the row id: every row the scaler sees can be traced back.
+    X = np.column_stack([np.arange(n), rng.normal(size=(n, 2)) + (y == "pos")[:, None]])
+    problem = make_problem(Dataset("ids", X, y, ["id", "a", "b"]), folds=4)
+    seen_scaler, seen_weights = [], []
+
+    class RecordingScaler(protocol.StandardScaler):
+        def fit(self, X, y=None):
+            seen_scaler.append(np.asarray(X)[:, 0].astype(int))
+            return super().fit(X, y)
+
+    real_class_weights = methods_module.class_weights
+
+    def recording_class_weights(labels, **kw):
+        seen_weights.append(len(labels))
+        return real_class_weights(labels, **kw)
+
+    real_resample = protocol.resample
+
+    def recording_resample(method, X, y, options, seed):
+        seen_resample.append(len(y))
+        return real_resample(method, X, y, options, seed)
+
+    seen_resample = []
+    monkeypatch.setattr(protocol, "StandardScaler", RecordingScaler)
+    monkeypatch.setattr(methods_module, "class_weights", recording_class_weights)
+    monkeypatch.setattr(protocol, "resample", recording_resample)
+    for repeat, fold, train, test in splits(problem.y, folds=4, repeats=1, seed=0):
+        for name in ("wce-balanced", "wce-balanced+smote", "ce+threshold"):
+            seen_scaler.clear(), seen_weights.clear(), seen_resample.clear()
+            run_unit(problem, METHODS[name], "logreg", repeat, fold, train, test, options=Options(), seed=0)
+            assert len(seen_scaler) == 1
+            assert set(seen_scaler[0]) == set(train.tolist())  # exactly the training rows
+            assert not set(seen_scaler[0]) & set(test.tolist())
+            assert seen_resample == [len(train)]
+            # balanced weights: on the (resampled) training labels, never on all n rows
+            assert all(k != n and k >= len(train) for k in seen_weights) or name == "ce+threshold"
+
+
+def test_compare_creditcard_layout_csv(tmp_path, capsys):
+    """The Kaggle credit-card fraud file layout (Time, V1..V28, Amount, Class) works by path."""
+    rng = np.random.default_rng(0)
+    n = 300
+    cls = (rng.random(n) < 0.08).astype(int)
+    cls[:6] = 1
+    cols = {"Time": np.arange(n, dtype=float)}
+    for i in range(1, 29):
+        cols[f"V{i}"] = rng.normal(size=n) + (i <= 3) * cls
+    cols["Amount"] = rng.exponential(50, size=n)
+    cols["Class"] = cls
+    path = tmp_path / "creditcard.csv"
+    with open(path, "w") as f:
+        f.write(",".join(cols) + "\n")
+        for i in range(n):
+            f.write(",".join(str(cols[c][i]) for c in cols) + "\n")
+    assert _run(tmp_path, str(path), "--target", "Class", "--methods", "ce,wce-balanced,pos_weight",
+                "--folds", "3", "--repeats", "1") == 0
+    summary = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert summary["datasets"][0]["positive"] == "1" and summary["datasets"][0]["n_features"] == 30
+
+
+def _bad_csv(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("case, match", [
+    ("missing_target", "target column 'label' not found"),
+    ("single_class", "single class"),
+    ("non_numeric", "non-numeric feature column"),
+    ("nan_features", "missing feature value"),
+    ("unknown_method", "Unknown method 'smoot'"),
+    ("unknown_dataset", "Unknown KEEL imbalanced data set 'nosuchset'"),
+    ("too_few_minority", "fewer than --folds 5"),
+    ("bad_folds", "'folds' parameter of wce compare must be an int >= 2"),
+    ("unsupported_only", "needs a custom loss"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, case, match):
+    good = "a,b,label\n" + "\n".join(f"{i},{i % 7},{int(i % 5 == 0)}" for i in range(40))
+    args = {
+        "missing_target": [_bad_csv(tmp_path, "m.csv", good.replace("label", "y")), "--target", "label"],
+        "single_class": [_bad_csv(tmp_path, "s.csv", "a,label\n" + "\n".join(f"{i},1" for i in range(20))),
+                         "--target", "label"],
+        "non_numeric": [_bad_csv(tmp_path, "t.csv", good.replace("\n1,", "\nx,")), "--target", "label"],
+        "nan_features": [_bad_csv(tmp_path, "n.csv", good.replace("\n3,", "\n,")), "--target", "label"],
+        "unknown_method": [SMALL, "--methods", "ce,smoot"],
+        "unknown_dataset": ["keel:nosuchset"],
+        "too_few_minority": [_bad_csv(tmp_path, "f.csv", good.replace(",1\n", ",0\n", 6)), "--target", "label"],
+        "bad_folds": [SMALL, "--folds", "1"],
+        "unsupported_only": [SMALL, "--model", "mlp", "--methods", "focal"],
+    }[case]
+    assert _run(tmp_path, *args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("wce compare: error:")
+    assert match in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_input_exit_code_from_the_installed_command(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "wce.cli", "compare", "keel:nosuchset", "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "nosuchset" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("model", ["mlp", "lightgbm", "xgboost"])
+def test_other_models_run_and_skip_unsupported_pairs(tmp_path, capsys, model):
+    pytest.importorskip({"mlp": "sklearn", "lightgbm": "lightgbm", "xgboost": "xgboost"}[model])
+    assert _run(tmp_path, SMALL, "--model", model, "--methods", "ce,wce-balanced,focal", "--folds", "2",
+                "--repeats", "1") == 0
+    printed = capsys.readouterr().out
+    assert "skipped" in printed and "'focal'" in printed
+    summary = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [m["name"] for m in summary["methods"]] == ["ce", "wce-balanced"]
+    assert summary["skipped"][0]["method"] == "focal"
+
+
+def test_sweep_table_csv_and_plot(tmp_path, capsys):
+    rc = main(["sweep", SMALL, "--folds", "3", "--repeats", "1", "--out", str(tmp_path / "sw"), "--no-progress"])
+    assert rc == 0
+    data = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    weights = [r["pos_weight"] for r in data["rows"]]
+    assert weights[0] == 1.0 and max(weights) > data["imbalance_ratio"]
+    assert any(abs(w - data["imbalance_ratio"]) < 1e-3 for w in weights)
+    assert data["best_f1_pos_weight"] in weights
+    assert (tmp_path / "sw" / "sweep.png").stat().st_size > 0
+    assert "Best mean F1 at pos_weight" in capsys.readouterr().out
+    assert main(["sweep", SMALL, "--weights", "1,x", "--out", str(tmp_path / "sw2")]) == 2
+    assert not (tmp_path / "sw2").exists()
+
+
+def test_resume_after_kill_recomputes_nothing_finished(tmp_path):
+    """Kill a run mid-way, start it again: finished unit files are untouched, only the rest is computed."""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "wce.cli", "compare", SMALL, "--methods", "ce,ce+threshold,wce-balanced,ros,smote",
+           "--folds", "4", "--repeats", "2", "--out", str(out), "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+    def unit_files():
+        return sorted(p for p in out.glob("units/*/*/*/*.json") if not p.name.startswith(".tmp"))
+
+    deadline = time.time() + 120
+    while len(unit_files()) < 8 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in unit_files()}
+    total = 5 * 4 * 2
+    assert 8 <= len(before) < total, "the run finished before it could be killed; make it longer"
+    log = next(out.glob("units/*/computed.log"))
+    logged_before = len(log.read_text().splitlines())
+    assert subprocess.run(cmd, env=env, capture_output=True, timeout=300).returncode == 0
+    after = unit_files()
+    assert len(after) == total
+    for p, (mtime, content) in before.items():
+        assert p.stat().st_mtime_ns == mtime and p.read_bytes() == content
+    computed_again = len(log.read_text().splitlines()) - logged_before
+    assert computed_again == total - len(before)
+    assert (out / "report.md").exists()

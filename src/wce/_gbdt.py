@@ -33,8 +33,8 @@ the library starts from (XGBoost's ``base_score`` of 0.5 used as a margin,
 LightGBM's 0). :meth:`Objective.base_margin` gives the constant that minimises
 the weighted loss: the weighted prior log-odds ``log(Σ_pos w / Σ_neg w)`` for
 binary cross-entropy, the centred weighted log-priors for softmax
-cross-entropy, refined by Newton steps for focal and cost-sensitive losses
-(whose best constant is not the prior).
+cross-entropy, refined by BFGS on the K class totals for focal and
+cost-sensitive losses (whose best constant is not the prior).
 """
 
 from __future__ import annotations
@@ -243,16 +243,20 @@ class Objective:
                 "sklearn.preprocessing.LabelEncoder."
             )
         y = yf.astype(np.int64)
-        if sample_weight is None or np.size(sample_weight) == 0:
+        sw = None if sample_weight is None else np.asarray(sample_weight)
+        if sw is None or sw.size == 0:
             return y, None
-        sw = V.as_float_array(sample_weight, "sample_weight", caller=self.caller)
+        sw = V.as_float_array(sw, "sample_weight", caller=self.caller)
         if sw.shape != y.shape:
             raise ValueError(
                 f"The 'sample_weight' parameter of {self.caller} must have one weight per "
                 f"sample ({y.shape[0]}). Got shape {sw.shape} instead."
             )
-        if np.any(sw < 0):
-            raise ValueError(f"The 'sample_weight' parameter of {self.caller} must be non-negative.")
+        if np.any(sw < 0) or not np.any(sw > 0):
+            raise ValueError(
+                f"The 'sample_weight' parameter of {self.caller} must be non-negative and not "
+                "all zero."
+            )
         return y, sw.astype(np.float64)
 
     def _data(self, data: Any, labels: Callable[[], Any], weights: Callable[[], Any],
@@ -262,6 +266,10 @@ class Objective:
             y_in = y if self.multiclass else y.astype(np.float64)
             self._cache = (data, y_in, sw)
         return self._cache[1], self._cache[2]
+
+    def clear_cache(self) -> None:
+        """Drop the cached training labels, weights and data object."""
+        self._cache = None
 
     # -- numerics -------------------------------------------------------------------
     def grad_hess(self, margin: Any, labels: Any, sample_weight: Any = None, *,
@@ -335,7 +343,7 @@ class Objective:
         return softmax(margin) if self.multiclass else sigmoid(margin)
 
     def base_margin(self, labels: Any, sample_weight: Any = None, *,
-                    n_classes: int | None = None, max_iter: int = 100) -> float | np.ndarray:
+                    n_classes: int | None = None) -> float | np.ndarray:
         """The constant margin minimising the weighted loss on ``labels`` (TRAPS 14).
 
         Binary: a float, the weighted prior log-odds for cross-entropy.
@@ -363,21 +371,28 @@ class Objective:
             start = log_prior - log_prior.mean()
         if self.loss == "cross_entropy":
             return start  # the exact minimiser
-        return self._newton_constant(start, totals, k, max_iter)
+        return self._minimise_constant(start, totals, k)
 
-    def _newton_constant(self, start, totals, k, max_iter):
+    def _minimise_constant(self, start, totals, k):
+        # The summed loss of a constant margin over the K class totals: a K-variable problem.
+        from scipy.optimize import minimize
+
         present = np.nonzero(totals > 0)[0]
         labels = present if self.multiclass else present.astype(np.float64)
         weights = totals[present]
-        m = np.array(start, dtype=np.float64)
+        shape = np.shape(start)
+        derivative = value_and_grad if self.multiclass else value_grad_hess
+
+        def loss_and_grad(m):
+            margins = np.broadcast_to(m.reshape(shape), (len(present),) + shape)
+            out = derivative(self.reference, margins, labels, sample_weight=weights,
+                             reduction="sum", **self.params)
+            return out[0], out[1].sum(axis=0).reshape(-1)
+
         scale = max(weights.sum(), 1e-300)
-        for _ in range(max_iter):
-            margins = np.broadcast_to(m, (len(present),) + m.shape)
-            g, h = self.grad_hess(margins, labels, weights, checked=True)
-            g, h = g.sum(axis=0), h.sum(axis=0)
-            if np.max(np.abs(g)) < 1e-10 * scale:
-                break
-            m = m - np.clip(g / h, -1.0, 1.0)  # damped: the focal Hessian is a bound
+        result = minimize(loss_and_grad, np.ravel(start), jac=True, method="BFGS",
+                          options={"gtol": 1e-10 * scale, "maxiter": 500})
+        m = result.x.reshape(shape)
         if self.multiclass:
             return m - m.mean()
         return float(m)
@@ -483,6 +498,7 @@ class WeightedGBDTClassifier(ClassifierMixin, BaseEstimator):
         self.objective_ = objective
         self.init_margin_ = objective.base_margin(y_enc, sw, n_classes=k)
         self.booster_ = self._train(objective, X, y_enc, sw, evals)
+        objective.clear_cache()  # holds the library's data object, which does not pickle
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:
@@ -492,12 +508,14 @@ class WeightedGBDTClassifier(ClassifierMixin, BaseEstimator):
         return self._raw(X)
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "booster_")
         proba = self.objective_.predict_proba(self.decision_function(X))
         if not self.objective_.multiclass:
             proba = np.column_stack([1.0 - proba, proba])
         return proba
 
     def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "booster_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def __sklearn_tags__(self):

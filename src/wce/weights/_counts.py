@@ -130,14 +130,17 @@ class ClassCounts:
         return json.dumps(
             {"classes": list(self.classes), "counts": self.counts.tolist(), "n_rows": self.n_rows,
              "kind": self.kind,
-             "pixels_in_present": None if self.pixels_in_present is None else self.pixels_in_present.tolist()}
+             "pixels_in_present": None if self.pixels_in_present is None else self.pixels_in_present.tolist(),
+             "declared": self.declared, "ignore_index": _scalar(self.ignore_index)}
         )
 
     @classmethod
     def from_json(cls, text: str) -> "ClassCounts":
         d = json.loads(text)
+        # declared / ignore_index keep their meaning after a round trip (older JSON lacks them)
         return cls(tuple(d["classes"]), np.asarray(d["counts"]), d["n_rows"], d["kind"],
-                   None if d["pixels_in_present"] is None else np.asarray(d["pixels_in_present"]))
+                   None if d["pixels_in_present"] is None else np.asarray(d["pixels_in_present"]),
+                   declared=bool(d.get("declared", False)), ignore_index=d.get("ignore_index"))
 
     # ------------------------------------------------------------- internals
     def _check_types(self, labels: Iterable) -> None:
@@ -196,7 +199,7 @@ class ClassCounts:
         ``classes`` declares the class order (and classes that may be absent).
         ``ignore_index`` is a label value that is not counted (e.g. 255 in masks).
         """
-        arr = np.asarray(labels)
+        arr = _to_numpy(labels)
         if kind == "auto":
             if arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1):
                 kind = "multiclass"
@@ -238,10 +241,12 @@ class ClassCounts:
             rows = arr.shape[0]
             flat = arr.reshape(rows, -1)
         if flat.dtype == object:
-            if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in flat.reshape(-1)):
+            values = flat.reshape(-1).tolist()
+            if any(_is_missing(v) for v in values):
                 raise ValueError(
                     "Labels contain missing values (None/NaN). Drop or impute them before counting."
                 )
+            self._check_types(values)  # before sorting: mixed types would not sort
         elif np.issubdtype(flat.dtype, np.floating) and np.isnan(flat).any():
             raise ValueError("Labels contain NaN. Drop or impute them before counting.")
         if self.kind == "mask":
@@ -315,7 +320,26 @@ class ClassCounts:
         return count_batches(loader, target=target, progress=progress, **kwargs)
 
 
+def _is_missing(v: Any) -> bool:
+    return v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)) or \
+        type(v).__name__ in ("NAType", "NaTType")
+
+
+def _check_list_types(batch: Sequence) -> None:
+    """NumPy would silently turn ["a", 1] into strings and [True, 2] into ints: refuse them."""
+    if not batch or any(isinstance(v, (list, tuple, np.ndarray)) for v in batch):
+        return
+    kinds = {_label_type(_scalar(v)) for v in batch if not _is_missing(v)}
+    if len(kinds) > 1:
+        raise TypeError(
+            f"Class labels mix types ({', '.join(sorted(kinds))}). Convert them to one type "
+            "first, e.g. labels.astype(str)."
+        )
+
+
 def _to_numpy(batch: Any) -> np.ndarray:
+    if isinstance(batch, (list, tuple)):
+        _check_list_types(batch)
     if hasattr(batch, "detach"):  # torch tensor, without importing torch
         batch = batch.detach().cpu().numpy()
     elif hasattr(batch, "to_numpy"):  # pandas / polars / pyarrow

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import _validation as V
-from ._counts import ClassCounts
+from ._counts import ClassCounts, _to_numpy
 
 SCHEMES = (
     "balanced",
@@ -51,7 +51,7 @@ def _as_counts(counts_or_labels: Any, classes: Sequence | None) -> ClassCounts:
             # merge keeps the left operand's class order: declared classes first.
             return ClassCounts(tuple(classes), kind=counts_or_labels.kind).merge(counts_or_labels)
         return counts_or_labels
-    labels = np.asarray(counts_or_labels)
+    labels = _to_numpy(counts_or_labels)  # refuses mixed-type lists NumPy would coerce
     if labels.size == 0:
         raise ValueError(f"{CALLER} was given no labels (empty input): there is nothing to weight.")
     return ClassCounts.from_labels(labels, classes=classes)
@@ -229,7 +229,7 @@ def pos_weight(labels_or_counts: Any, *, positive: Any = 1) -> float | np.ndarra
     if isinstance(labels_or_counts, ClassCounts):
         counts = labels_or_counts
     else:
-        arr = np.asarray(labels_or_counts)
+        arr = _to_numpy(labels_or_counts)
         if arr.size == 0:
             raise ValueError("pos_weight was given no labels (empty input).")
         kind = "multilabel" if arr.ndim == 2 and arr.shape[1] > 1 else "multiclass"

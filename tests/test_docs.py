@@ -77,6 +77,31 @@ def test_docs_exist_and_are_all_in_the_nav():
     assert not missing, f"docs pages not in the mkdocs.yml nav: {missing}"
 
 
+def load_rst_hook():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rst_docstrings", DOCS / "hooks" / "rst_docstrings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docstring_hook_turns_rest_into_markdown():
+    rst = load_rst_hook().rst_to_markdown
+    doc = (
+        "Loss, see :func:`weighted_cross_entropy` and :class:`~wce.weights.ClassCounts`.\n\n"
+        ".. math::\n\n    \\ell = -w \\log p\n\nExample:\n  >>> f(1)\n  2\n\n"
+        "=== ===\n``a`` b\n=== ===\n\nLike this::\n\n    code()\n"
+    )
+    expected = (
+        "Loss, see `weighted_cross_entropy` and `wce.weights.ClassCounts`.\n\n"
+        "$$\n\\ell = -w \\log p\n$$\n\nExample:\n  ```pycon\n  >>> f(1)\n  2\n  ```\n\n"
+        "```text\n=== ===\na b\n=== ===\n```\n\nLike this:\n\n    code()"
+    )
+    assert rst(doc) == expected
+    assert rst(expected) == expected  # idempotent
+
+
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_page_code_blocks_run(page, tmp_path, monkeypatch):
     blocks = python_blocks(page.read_text(encoding="utf-8"))

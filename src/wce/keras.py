@@ -1,0 +1,440 @@
+"""Weighted cross-entropy for Keras 3: loss classes, ``class_weight`` dicts and per-element sample weights.
+
+The loss classes run the same math as :mod:`wce.jax` (one implementation in
+:mod:`wce._array_losses`, written against ``keras.ops``) and are tested on the
+torch and JAX backends (TensorFlow is not installed in our CI and is not
+tested). They follow Keras' layout: scores are *class-last*
+``(N, ..., C)``; multiclass targets are class indices ``(N, ...)`` (or
+``(N, ..., 1)``) or one-hot/probabilities ``(N, ..., C)``; binary targets
+have the shape of the scores.
+
+Reductions
+----------
+Keras' own losses multiply the per-element loss by ``sample_weight`` and then
+divide by the number of elements (``"sum_over_batch_size"``). wce keeps its
+own meanings, computed once inside the loss:
+
+====================== ================================ ===========================
+``reduction=``         value                            Keras equivalent
+====================== ================================ ===========================
+``"mean"`` (default)   ``Σ w·l / Σ w``                  ``"mean_with_sample_weight"``
+``"mean_per_sample"``  ``Σ w·l / n`` (n non-ignored)    ``"sum_over_batch_size"``
+``"sum"``              ``Σ w·l``                        ``"sum"``
+``"none"``             ``w·l`` per element              ``None`` / ``"none"``
+====================== ================================ ===========================
+
+Here ``w`` is the product of the loss's class weighting and the
+``sample_weight`` Keras passes in (from ``fit(sample_weight=...)`` or
+``fit(class_weight=...)``), so ``"mean"`` stays the weighted mean of the
+whole batch. The Keras names in the last column are accepted as aliases; note
+that Keras' own ``"mean"`` divides by N, ours by the total weight. Do not
+combine a weighted wce loss with ``fit(class_weight=...)``: both would weight.
+
+``fit(class_weight=...)`` handles one output with ``(N,)``/``(N, 1)`` targets
+only (TRAPS 13): :func:`sample_weights` builds the per-element weights for
+segmentation masks, multi-output models and multi-label targets.
+
+Example:
+  >>> import os; os.environ.setdefault("KERAS_BACKEND", "torch")  # doctest: +ELLIPSIS
+  '...'
+  >>> import numpy as np
+  >>> from wce.keras import WeightedCrossEntropy
+  >>> loss = WeightedCrossEntropy(class_weight=[1.0, 3.0])
+  >>> z = np.array([[2.0, 0.5], [0.1, 1.0], [1.5, -1.0]], dtype="float32")
+  >>> round(float(loss(np.array([0, 1, 1]), z)), 4)
+  1.2802
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _array_losses as A
+from . import _validation as V
+from . import losses as reference
+from . import weights as _weights
+from ._optional import require
+
+try:
+    keras = require("keras")
+except ModuleNotFoundError as exc:  # Keras defaults to TensorFlow, which may not be installed.
+    if exc.name != "tensorflow":
+        raise
+    raise ImportError(
+        "Keras is configured for the TensorFlow backend, which is not installed. Choose an "
+        "installed backend before importing keras, e.g. os.environ['KERAS_BACKEND'] = 'torch' "
+        "(or 'jax')."
+    ) from exc
+
+__all__ = [
+    "BinaryCrossEntropy",
+    "BinaryFocalLoss",
+    "ClassBalancedLoss",
+    "CostSensitiveCrossEntropy",
+    "FocalLoss",
+    "LogitAdjustedCrossEntropy",
+    "WeightedCrossEntropy",
+    "class_weight_dict",
+    "sample_weights",
+]
+
+
+class _Ops:
+    """``keras.ops`` plus the two helpers :mod:`wce._array_losses` needs."""
+
+    @staticmethod
+    def dtype_name(x) -> str:
+        return keras.backend.standardize_dtype(x.dtype)
+
+    @staticmethod
+    def is_tracer(x) -> bool:
+        return False  # hyper-parameters of a Keras loss are constructor constants
+
+    def __getattr__(self, name):
+        return getattr(keras.ops, name)
+
+
+OPS = _Ops()
+
+# Keras' reduction names that have a wce equivalent (Keras' own "mean" divides by N: not aliased).
+KERAS_REDUCTIONS = {"sum_over_batch_size": "mean_per_sample", "mean_with_sample_weight": "mean",
+                    None: "none"}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly config values (lists and floats instead of arrays)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class _Loss(keras.losses.Loss):
+    """The shared machinery; a subclass names its loss and lists its options in ``__init__``."""
+
+    _loss: str  # name of the function in wce.losses / wce._array_losses
+    _binary: bool = False
+
+    def __init__(self, reduction: Any, name: str | None, dtype: Any, **options: Any):
+        caller = type(self).__name__
+        if reduction is None or (isinstance(reduction, str) and reduction in KERAS_REDUCTIONS):
+            reduction = KERAS_REDUCTIONS[reduction]
+        reduction = V.check_reduction(reduction, caller=caller)
+        super().__init__(name=name or self._loss, reduction="none", dtype=dtype)
+        self.reduction = reduction  # wce's meaning; the Keras base reduction is bypassed in __call__
+        self.options = {k: _plain(v) for k, v in options.items()}
+        self._validate_now()
+
+    def _validate_now(self) -> None:
+        """Run the NumPy reference on a one-element input so bad options fail at construction."""
+        o = self.options
+        if self._binary:
+            shapes = [np.shape(o.get("pos_weight")) if o.get("pos_weight") is not None else ()]
+            if o.get("class_weight") is not None:
+                shapes.append(np.shape(o["class_weight"])[:-1])
+            shape = np.broadcast_shapes(*shapes) or (1,)
+            inputs, targets = np.full(shape, 0.5), np.zeros(shape)
+        else:
+            sized = [o.get(k) for k in ("class_weight", "alpha", "samples_per_class", "cost_matrix",
+                                        "class_prior") if np.ndim(o.get(k)) >= 1]
+            n_classes = len(sized[0]) if sized else 2
+            inputs, targets = np.full((1, n_classes), 1.0 / n_classes), np.zeros(1, dtype=int)
+        getattr(reference, self._loss).terms(inputs, targets, **o)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        # Replaces Keras' reduce-after-call: the wce reduction needs the weights inside the loss.
+        with keras.name_scope(self.name):
+            return self.call(y_true, y_pred, sample_weight)
+
+    def call(self, y_true, y_pred, sample_weight=None):
+        y_pred = keras.ops.convert_to_tensor(y_pred)
+        y_pred = keras.ops.cast(y_pred, A.compute_dtype(OPS, y_pred))  # TRAPS 11
+        y_true = _align_targets(keras.ops.convert_to_tensor(y_true), y_pred, self._binary)
+        element_shape = tuple(y_pred.shape) if self._binary else tuple(y_pred.shape[:-1])
+        if sample_weight is not None:
+            sample_weight = _align_sample_weight(keras.ops.convert_to_tensor(sample_weight),
+                                                 element_shape)
+        family = A.BINARY if self._binary else A.MULTICLASS
+        elements = family[self._loss](OPS, y_pred, y_true, sample_weight=sample_weight,
+                                      **self.options)
+        return keras.ops.cast(A.reduce(OPS, elements, self.reduction), self.dtype)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction, **self.options}
+
+
+def _align_targets(y_true, y_pred, binary: bool):
+    """Keras' target conventions: (N, ..., 1) index targets and (N,) binary targets for (N, 1) scores."""
+    t, p = tuple(y_true.shape), tuple(y_pred.shape)
+    if binary:
+        if len(t) == len(p) + 1 and t[-1] == 1:
+            return keras.ops.squeeze(y_true, axis=-1)
+        if len(p) == len(t) + 1 and p[-1] == 1:
+            return keras.ops.expand_dims(y_true, -1)
+        return y_true
+    if len(t) == len(p) and t[-1] == 1 and p[-1] != 1:
+        return keras.ops.squeeze(y_true, axis=-1)
+    return y_true
+
+
+def _align_sample_weight(sample_weight, element_shape: tuple):
+    """Per-sample (N,) weights broadcast over the trailing element axes, as Keras does."""
+    while len(sample_weight.shape) < len(element_shape):
+        sample_weight = keras.ops.expand_dims(sample_weight, -1)
+    if len(sample_weight.shape) == len(element_shape) + 1 and sample_weight.shape[-1] == 1:
+        sample_weight = keras.ops.squeeze(sample_weight, axis=-1)
+    return sample_weight
+
+
+_register = keras.saving.register_keras_serializable(package="wce")
+
+
+@_register
+class WeightedCrossEntropy(_Loss):
+    """Weighted multiclass cross-entropy; see :func:`wce.losses.weighted_cross_entropy` for the formula.
+
+    ``y_pred``: ``(N, ..., C)`` logits (or probabilities with ``from_logits=False``);
+    ``y_true``: class indices ``(N, ...)`` / ``(N, ..., 1)`` or probabilities ``(N, ..., C)``.
+
+    Example:
+      >>> import os; os.environ.setdefault("KERAS_BACKEND", "torch")  # doctest: +ELLIPSIS
+      '...'
+      >>> import numpy as np, wce.keras
+      >>> loss = wce.keras.WeightedCrossEntropy(class_weight=[1.0, 3.0], reduction="mean_per_sample")
+      >>> round(float(loss(np.array([0, 1]), np.array([[2.0, 0.5], [0.1, 1.0]], dtype="float32"))), 4)
+      0.6124
+
+    Reference: King & Zeng 2001; ``keras.losses.CategoricalCrossentropy``.
+    """
+
+    _loss = "weighted_cross_entropy"
+
+    def __init__(self, *, class_weight=None, ignore_index=None, label_smoothing=0.0,
+                 from_logits=True, reduction="mean", name=None, dtype=None):
+        super().__init__(reduction, name, dtype, class_weight=class_weight, ignore_index=ignore_index,
+                         label_smoothing=label_smoothing, from_logits=from_logits)
+
+
+@_register
+class BinaryCrossEntropy(_Loss):
+    """Weighted binary cross-entropy with ``class_weight=(w_neg, w_pos)``, ``alpha`` in [0, 1] or ``pos_weight``.
+
+    ``alpha`` above 1 is refused (TRAPS 1): use ``pos_weight=n_neg/n_pos``. Per-label
+    weights for multi-label ``(N, L)`` targets go on the last axis. See
+    :func:`wce.losses.binary_cross_entropy`.
+
+    Reference: ``tf.nn.weighted_cross_entropy_with_logits``; ``keras.losses.BinaryCrossentropy``.
+    """
+
+    _loss = "binary_cross_entropy"
+    _binary = True
+
+    def __init__(self, *, class_weight=None, alpha=None, pos_weight=None, ignore_index=None,
+                 label_smoothing=0.0, from_logits=True, reduction="mean", name=None, dtype=None):
+        super().__init__(reduction, name, dtype, class_weight=class_weight, alpha=alpha,
+                         pos_weight=pos_weight, ignore_index=ignore_index,
+                         label_smoothing=label_smoothing, from_logits=from_logits)
+
+
+@_register
+class FocalLoss(_Loss):
+    """Multiclass (softmax) focal loss with a per-class ``alpha`` vector; see :func:`wce.losses.focal_loss`.
+
+    Reference: Lin et al., ICCV 2017.
+    """
+
+    _loss = "focal_loss"
+
+    def __init__(self, *, gamma=2.0, alpha=None, ignore_index=None, label_smoothing=0.0,
+                 reduction="mean", name=None, dtype=None):
+        super().__init__(reduction, name, dtype, gamma=gamma, alpha=alpha, ignore_index=ignore_index,
+                         label_smoothing=label_smoothing)
+
+
+@_register
+class BinaryFocalLoss(_Loss):
+    """Binary (sigmoid) focal loss, torchvision's formula; see :func:`wce.losses.binary_focal_loss`.
+
+    Unlike ``keras.losses.BinaryFocalCrossentropy``, ``alpha`` is applied whenever it is
+    given (Keras ignores it unless ``apply_class_balancing=True``, TRAPS 12).
+
+    Reference: Lin et al., ICCV 2017.
+    """
+
+    _loss = "binary_focal_loss"
+    _binary = True
+
+    def __init__(self, *, gamma=2.0, alpha=None, class_weight=None, pos_weight=None,
+                 ignore_index=None, reduction="mean", name=None, dtype=None):
+        super().__init__(reduction, name, dtype, gamma=gamma, alpha=alpha, class_weight=class_weight,
+                         pos_weight=pos_weight, ignore_index=ignore_index)
+
+
+@_register
+class ClassBalancedLoss(_Loss):
+    """Class-balanced loss of Cui et al. (CVPR 2019); see :func:`wce.losses.class_balanced_loss`."""
+
+    _loss = "class_balanced_loss"
+
+    def __init__(self, *, samples_per_class, beta=0.9999, loss_type="softmax", gamma=2.0,
+                 ignore_index=None, reduction="mean", name=None, dtype=None):
+        super().__init__(reduction, name, dtype, samples_per_class=samples_per_class, beta=beta,
+                         loss_type=loss_type, gamma=gamma, ignore_index=ignore_index)
+
+
+@_register
+class CostSensitiveCrossEntropy(_Loss):
+    """Cost-sensitive cross-entropy from a cost matrix (Ho & Wookey 2020); see
+    :func:`wce.losses.cost_sensitive_cross_entropy`."""
+
+    _loss = "cost_sensitive_cross_entropy"
+
+    def __init__(self, *, cost_matrix, class_weight=None, ignore_index=None, reduction="mean",
+                 name=None, dtype=None):
+        super().__init__(reduction, name, dtype, cost_matrix=cost_matrix, class_weight=class_weight,
+                         ignore_index=ignore_index)
+
+
+@_register
+class LogitAdjustedCrossEntropy(_Loss):
+    """Logit-adjusted cross-entropy (Menon et al., ICLR 2021); see
+    :func:`wce.losses.logit_adjusted_cross_entropy`."""
+
+    _loss = "logit_adjusted_cross_entropy"
+
+    def __init__(self, *, class_prior, tau=1.0, class_weight=None, ignore_index=None,
+                 label_smoothing=0.0, reduction="mean", name=None, dtype=None):
+        super().__init__(reduction, name, dtype, class_prior=class_prior, tau=tau,
+                         class_weight=class_weight, ignore_index=ignore_index,
+                         label_smoothing=label_smoothing)
+
+
+# ---------------------------------------------------------------------------
+# class_weight for fit(), and the per-element weights fit() cannot build
+# ---------------------------------------------------------------------------
+
+
+def class_weight_dict(y: Any, scheme: str = "balanced", **kwargs: Any) -> dict:
+    """``{class index: weight}`` for ``model.fit(class_weight=...)``.
+
+    ``y`` are integer labels of shape ``(N,)`` or ``(N, 1)``, or one-hot rows
+    ``(N, C)``. Anything else (N-d masks, k-hot multi-label rows, several
+    outputs) is refused, because ``fit(class_weight=...)`` would fail or
+    silently arg-max it (TRAPS 13): use :func:`sample_weights` instead.
+    ``scheme`` and the other options are those of :func:`wce.weights.class_weights`
+    (``"balanced"`` equals scikit-learn's ``compute_class_weight('balanced')``).
+
+    Example:
+      >>> import os; os.environ.setdefault("KERAS_BACKEND", "torch")  # doctest: +ELLIPSIS
+      '...'
+      >>> from wce.keras import class_weight_dict
+      >>> class_weight_dict([0, 0, 0, 1])
+      {0: 0.6666666666666666, 1: 2.0}
+    """
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        if not np.all((labels == 0) | (labels == 1)) or not np.all(labels.sum(axis=1) == 1):
+            raise ValueError(
+                "class_weight_dict was given 2-D targets whose rows are not one-hot "
+                f"(shape {labels.shape}). Keras' fit(class_weight=...) would arg-max these rows "
+                "and weight each sample by one label only (TRAPS 13). For multi-label targets use "
+                "wce.keras.sample_weights(y, class_weight, kind='multilabel') with "
+                "fit(sample_weight=...)."
+            )
+        labels = labels.argmax(axis=1)
+    elif labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    elif labels.ndim != 1:
+        raise ValueError(
+            f"class_weight_dict expects labels of shape (N,) or (N, 1). Got shape {labels.shape}. "
+            "Keras' fit(class_weight=...) cannot weight N-d targets such as segmentation masks "
+            "(TRAPS 13): use wce.keras.sample_weights(y, class_weight) with fit(sample_weight=...)."
+        )
+    if not np.issubdtype(labels.dtype, np.integer):
+        if not np.issubdtype(labels.dtype, np.number) or np.any(labels != np.round(labels)):
+            raise TypeError(
+                "class_weight_dict needs integer class indices: Keras looks weights up by "
+                f"int(label). Got dtype {labels.dtype}. Encode the labels first "
+                "(e.g. sklearn.preprocessing.LabelEncoder)."
+            )
+        labels = labels.astype(np.int64)
+    weights = _weights.class_weight_dict(labels, scheme=scheme, **kwargs)
+    return {int(c): w for c, w in weights.items()}
+
+
+def _class_weight_array(class_weight: Any, caller: str) -> np.ndarray:
+    if isinstance(class_weight, dict):
+        keys = sorted(int(k) for k in class_weight)
+        if keys != list(range(len(keys))):
+            raise ValueError(
+                f"{caller}: a class_weight dict must have the keys 0..C-1 (class indices). "
+                f"Got keys {keys}. Keras would silently give missing classes weight 1."
+            )
+        class_weight = [class_weight[k] for k in keys]
+    w = V.as_float_array(class_weight, "class_weight", caller=caller)
+    if np.any(w < 0):
+        raise ValueError(f"The 'class_weight' parameter of {caller} must be non-negative.")
+    return w
+
+
+def sample_weights(y: Any, class_weight: Any, *, kind: str = "index") -> Any:
+    """Per-element weights from targets, for ``fit(sample_weight=...)`` where ``class_weight`` fails.
+
+    * ``kind="index"``: ``y`` holds class indices of any shape, e.g. ``(N, H, W)``
+      segmentation masks; the result has the same shape, ``class_weight[y]``.
+    * ``kind="onehot"``: ``y`` is ``(..., C)`` one-hot or probabilities; the
+      result is ``Σ_c class_weight[c] * y[..., c]``, shape ``(...)``.
+    * ``kind="multilabel"``: ``y`` is ``(N, L)`` k-hot; ``class_weight`` holds
+      ``(w_neg, w_pos)`` pairs, shape ``(2,)`` or ``(L, 2)``; the result is
+      ``(N, L)``: ``y * w_pos + (1 - y) * w_neg``. Use it with a per-element
+      loss such as :class:`BinaryCrossEntropy` (Keras' ``BinaryCrossentropy``
+      averages over the labels before weighting).
+
+    For a multi-output model pass lists or dicts of targets and of class
+    weights (``kind`` may be a matching list/dict); the result has the same
+    structure, as ``fit(sample_weight=...)`` expects. ``class_weight`` may be
+    an array or a ``{class index: weight}`` dict (e.g. from :func:`class_weight_dict`).
+    Passed to a Keras loss with ``"sum_over_batch_size"`` (or a wce loss with
+    ``reduction="mean_per_sample"``) the result is the weighted loss divided by
+    the number of elements (TRAPS 13).
+
+    Example:
+      >>> import os; os.environ.setdefault("KERAS_BACKEND", "torch")  # doctest: +ELLIPSIS
+      '...'
+      >>> import numpy as np
+      >>> from wce.keras import sample_weights
+      >>> sample_weights(np.array([[[0, 1], [1, 1]]]), {0: 1.0, 1: 4.0}).tolist()
+      [[[1.0, 4.0], [4.0, 4.0]]]
+    """
+    caller = "sample_weights"
+    if isinstance(y, dict):
+        return {k: sample_weights(y[k], class_weight[k], kind=kind[k] if isinstance(kind, dict) else kind)
+                for k in y}
+    if isinstance(y, (list, tuple)):
+        if not isinstance(class_weight, (list, tuple)) or len(class_weight) != len(y):
+            raise ValueError(f"{caller}: with {len(y)} outputs, give a list of {len(y)} class weights.")
+        kinds = kind if isinstance(kind, (list, tuple)) else [kind] * len(y)
+        return [sample_weights(t, w, kind=k) for t, w, k in zip(y, class_weight, kinds)]
+    V.check_one_of(kind, "kind", ("index", "onehot", "multilabel"), caller=caller)
+    w = _class_weight_array(class_weight, caller)
+    targets = np.asarray(y)
+    if kind == "onehot":
+        if targets.shape[-1] != w.shape[0]:
+            raise ValueError(f"{caller}: one-hot targets have {targets.shape[-1]} classes but "
+                             f"class_weight has {w.shape[0]}.")
+        return (targets.astype(np.float64) @ w).astype(np.float32)
+    if kind == "multilabel":
+        if w.shape[-1] != 2:
+            raise ValueError(f"{caller}: with kind='multilabel', class_weight holds (w_neg, w_pos) "
+                             f"pairs of shape (2,) or (L, 2). Got shape {w.shape}.")
+        if np.any((targets != 0) & (targets != 1)):
+            raise ValueError(f"{caller}: multi-label targets must be 0/1.")
+        return (targets * w[..., 1] + (1 - targets) * w[..., 0]).astype(np.float32)
+    if not np.all(targets == np.round(targets)) or targets.size and (
+            targets.min() < 0 or targets.max() >= len(w)):
+        raise ValueError(f"{caller}: class-index targets must be integers in [0, {len(w) - 1}]. "
+                         "For one-hot or multi-label rows pass kind='onehot' or 'multilabel'.")
+    return w[targets.astype(np.int64)].astype(np.float32)

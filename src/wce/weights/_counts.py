@@ -153,7 +153,7 @@ class ClassCounts:
                 "first, e.g. labels.astype(str)."
             )
 
-    def _grow(self, new: Sequence) -> None:
+    def _grow(self, new: Sequence, *, sort: bool = True) -> None:
         if not new:
             return
         if self.declared:
@@ -164,7 +164,7 @@ class ClassCounts:
             )
         self._check_types(new)
         try:
-            new = sorted(new)
+            new = sorted(new) if sort else list(new)
         except TypeError:
             new = list(new)
         self.classes = self.classes + tuple(new)
@@ -174,9 +174,10 @@ class ClassCounts:
         if self.pixels_in_present is not None:
             self.pixels_in_present = np.concatenate([self.pixels_in_present, pad])
 
-    def _add(self, values: Sequence, counts: Sequence, pixels: Sequence | None = None) -> None:
+    def _add(self, values: Sequence, counts: Sequence, pixels: Sequence | None = None,
+             *, sort: bool = True) -> None:
         values = [_normalise_label(v) for v in values]
-        self._grow([v for v in dict.fromkeys(values) if v not in self._index])
+        self._grow([v for v in dict.fromkeys(values) if v not in self._index], sort=sort)
         idx = np.fromiter((self._index[v] for v in values), dtype=np.int64, count=len(values))
         np.add.at(self.counts, idx, np.asarray(counts, dtype=np.int64))
         if pixels is not None:
@@ -283,7 +284,9 @@ class ClassCounts:
         out = ClassCounts(self.classes, self.counts.copy(), self.n_rows, self.kind,
                           None if self.pixels_in_present is None else self.pixels_in_present.copy(),
                           ignore_index=self.ignore_index)
-        out._add(list(other.classes), other.counts, other.pixels_in_present)
+        # the right operand's new classes keep its order (an ordered union), so that
+        # (a + b) + c and a + (b + c) have the same classes in the same order
+        out._add(list(other.classes), other.counts, other.pixels_in_present, sort=False)
         out.n_rows += other.n_rows
         out.declared = self.declared and other.declared and set(self.classes) == set(other.classes)
         return out

@@ -281,6 +281,8 @@ def T():
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("name", ["ldam_loss", "balanced_softmax_cross_entropy"])
 def test_torch_matches_reference_float32(T, name, reduction):
+    """Value to 1e-6 and autograd gradient vs the analytic one, with class weights, sample
+    weights, ignore_index and label smoothing: the same 'mean' (TRAPS 6) and smoothing (TRAPS 8)."""
     torch, backend = T
     z, y, counts, w = _data(seed=9, n=12, c=5)
     y[2] = -1

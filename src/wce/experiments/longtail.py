@@ -597,6 +597,9 @@ def write_report(results, per_class, out: str, config: LongTailConfig, *,
         f"{config.ldam_max_margin:g}, cosine last layer, DRW with effective-number weights "
         f"(β = {config.beta_drw:g}) from epoch {int(round(config.drw_fraction * config.epochs))}; "
         f"logit adjustment τ = {config.tau:g}.",
+        "* `posthoc_la` is the plain CE model with its decision rule moved to the balanced "
+        "error (logits − τ log π): the multiclass form of 'CE with a tuned threshold', the "
+        "baseline any re-weighting must beat (TRAPS 15).",
         "* Shot groups: classes in profile order split into three near-equal thirds "
         "(many / medium / few), i.e. count thresholds n_max·IR^(−1/3) and n_max·IR^(−2/3).",
         "* Metric: top-1 error on the balanced test set (= 1 − balanced accuracy), mean ± std "

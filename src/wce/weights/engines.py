@@ -237,6 +237,7 @@ def count_file(
     classes: Sequence | None = None,
     ignore_index: Any = None,
     progress: bool = False,
+    batch_size: int | None = None,
     scheduler: str | None = None,
     spark: Any = None,
 ) -> ClassCounts:
@@ -254,6 +255,9 @@ def count_file(
       kind: ``"auto"`` (list columns are multi-label rows), ``"multiclass"``,
         ``"multilabel"`` or ``"mask"`` (a list column holds an image's pixels).
       classes, ignore_index: as in :meth:`ClassCounts.from_labels`.
+      batch_size: rows per record batch of the local Parquet reader (its
+        default when None); smaller batches lower the peak memory.
+      scheduler: Dask's scheduler (``dask.compute``); spark: a SparkSession.
 
     Returns:
       The same :class:`ClassCounts` whichever engine counted (class order:
@@ -268,12 +272,16 @@ def count_file(
     path = _check_path(path)
     is_parquet = path.endswith((".parquet", ".pq")) or os.path.isdir(path)
     if engine == "local":
+        options = {} if batch_size is None else {"batch_size": batch_size}
         if kind == "mask":
             return _local_mask_counts(path, target, null=null, classes=classes,
-                                      ignore_index=ignore_index)
-        reader = ClassCounts.from_parquet if is_parquet else ClassCounts.from_csv
-        counts = reader(path, target, null=null, classes=classes, ignore_index=ignore_index,
-                        progress=progress)
+                                      ignore_index=ignore_index, **options)
+        if is_parquet:
+            counts = ClassCounts.from_parquet(path, target, null=null, classes=classes,
+                                              ignore_index=ignore_index, progress=progress, **options)
+        else:
+            counts = ClassCounts.from_csv(path, target, null=null, classes=classes,
+                                          ignore_index=ignore_index, progress=progress)
         check_kind(kind, is_list=counts.kind == "multilabel", where=f"Column {target!r} of {path!r}")
         return counts
     if engine == "dask":

@@ -165,3 +165,22 @@ def test_unfitted_raises_not_fitted():
 
     with pytest.raises(NotFittedError):
         ClassWeightedClassifier(LogisticRegression()).predict(np.zeros((1, 2)))
+
+
+def test_estimator_conventions_targets_features_and_sparse_input(data):
+    """Checks scikit-learn's check_estimator makes (run in full once: only the documented
+    sample_weight-equivalence check differs, because class counts are unweighted)."""
+    X, y = data
+    clf = ClassWeightedClassifier(LogisticRegression())
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        clf.fit(X, None)
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        clf.fit(X, y + 0.5)
+    assert not hasattr(clf, "n_features_in_")
+    assert clf.fit(X, y).n_features_in_ == X.shape[1]
+    from scipy import sparse
+
+    assert clf.__sklearn_tags__().input_tags.sparse
+    np.testing.assert_allclose(ClassWeightedClassifier(LogisticRegression()).fit(sparse.csr_matrix(X), y)
+                               .predict_proba(X), clf.predict_proba(X), atol=1e-6)
+    assert not ClassWeightedClassifier(GradientBoostingClassifier()).__sklearn_tags__().input_tags.allow_nan

@@ -27,6 +27,7 @@ require("sklearn", purpose="wce.sklearn")
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.utils.metaestimators import available_if  # noqa: E402
+from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter  # noqa: E402
 
 METHODS = ("auto", "class_weight", "sample_weight")
@@ -105,8 +106,11 @@ class ClassWeightedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
     A :class:`~sklearn.pipeline.Pipeline` receives the weights in its last step.
     Because the weights are computed inside ``fit``, cross-validation never
     sees the validation fold's labels (TRAPS 16), and every option here is an
-    ordinary hyper-parameter for ``GridSearchCV``. The counts are unweighted,
-    as in scikit-learn's ``class_weight="balanced"``.
+    ordinary hyper-parameter for ``GridSearchCV``. The class counts are
+    unweighted: a ``sample_weight`` given to ``fit`` multiplies the class
+    weights but does not change them (scikit-learn >= 1.6 counts
+    ``sample_weight`` in ``compute_class_weight``; the two agree when no
+    ``sample_weight`` is given).
 
     Args:
       estimator: an unfitted scikit-learn classifier (or Pipeline ending in one).
@@ -178,6 +182,9 @@ class ClassWeightedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **fit_params: Any) -> "ClassWeightedClassifier":
         """Compute the class weights from ``y`` and fit a clone of ``estimator``."""
+        if y is None:
+            raise ValueError(f"{CALLER} requires y to be passed, but the target y is None.")
+        check_classification_targets(y)  # refuses continuous, NaN/inf and complex targets
         method, prefix = self._resolve_method()
         counts, weights = _weights_by_class(
             y, CALLER, scheme=self.scheme, normalize=self.normalize, beta=self.beta,
@@ -202,6 +209,17 @@ class ClassWeightedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
     def classes_(self) -> np.ndarray:
         check_is_fitted(self, "estimator_")
         return self.estimator_.classes_
+
+    @property
+    def n_features_in_(self) -> int:
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.n_features_in_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = self.estimator.__sklearn_tags__()
+        tags.input_tags = inner.input_tags  # sparse, NaN, strings: what the wrapped estimator takes
+        return tags
 
     @available_if(_estimator_has("predict"))
     def predict(self, X: Any) -> np.ndarray:

@@ -107,7 +107,8 @@ def count_parquet(
     import pyarrow.parquet as pq
 
     _check_null(null)
-    pf = pq.ParquetFile(_check_path(path))
+    path = _check_path(path)  # a str, so that messages show the path, not PosixPath(...)
+    pf = pq.ParquetFile(path)
     if target not in pf.schema_arrow.names:
         raise ValueError(
             f"Column {target!r} is not in {path!r}. Columns: {', '.join(pf.schema_arrow.names)}."

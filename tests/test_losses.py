@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -122,6 +124,16 @@ MULTICLASS = ["ce_index", "ce_index_smoothing", "ce_nd", "ce_soft", "ce_probs", 
 BINARY = ["bce_alpha", "bce_pos_weight", "bce_class_weight", "bce_probs", "bce_soft_targets",
           "binary_focal", "binary_focal_pos_weight_gamma_half"]
 CASES = MULTICLASS + BINARY
+
+
+# ----------------------------------------------------------------------------- import
+def test_import_wce_imports_no_framework():
+    """``import wce`` (and its losses and weights) must not import any framework."""
+    code = ("import sys, wce, wce.losses, wce.weights; "
+            "print(','.join(m for m in ('torch', 'jax', 'tensorflow', 'keras', 'xgboost', "
+            "'lightgbm', 'pandas', 'polars', 'sklearn', 'pyspark', 'dask') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"import wce imported {out.stdout.strip()}"
 
 
 # ----------------------------------------------------------------------------- oracle

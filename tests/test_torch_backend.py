@@ -313,6 +313,14 @@ def test_validation_messages():
         wt.weighted_cross_entropy(x, torch.tensor([4, 7, 0]))
     with pytest.raises(ValueError, match=r"class indices in \[0, 3\] \(ignore_index=-100 is exempt\)"):
         wt.weighted_cross_entropy(x, torch.tensor([-1, -100, 0]), ignore_index=-100)
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\]\. Got \[-100\]"):
+        wt.weighted_cross_entropy(x, torch.tensor([0, -100, 1]))  # PyTorch would skip -100
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\]\. Got \[9\]"):
+        wt.weighted_cross_entropy(torch.zeros(2, 4, 3), torch.tensor([[0, 9, 1], [1, 1, 1]]),
+                                  label_smoothing=0.1, reduction="none")
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\]\. Got \[5\]"):
+        wt.weighted_cross_entropy(x, torch.tensor([0, 5, 1]), sample_weight=torch.ones(3),
+                                  class_weight=torch.ones(4))
     with pytest.raises(TypeError, match="must be integers"):
         wt.weighted_cross_entropy(x, torch.tensor([0.0, 1.0, 2.0]))
     with pytest.raises(ValueError, match=r"must have shape \(3,\)"):

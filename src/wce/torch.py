@@ -50,6 +50,9 @@ import torch.nn.functional as F  # noqa: E402  (after the optional-import guard)
 from torch import nn  # noqa: E402
 
 REDUCTIONS = V.REDUCTIONS + ("global",)
+# ignore_index handed to PyTorch when none is wanted: no label equals it, so every label is
+# range-checked (PyTorch's default -100 would silently skip a label of -100).
+NO_IGNORE = torch.iinfo(torch.int64).min
 
 __all__ = [
     "BinaryCrossEntropyLoss",
@@ -356,36 +359,63 @@ def _cross_entropy(x, targets, cw, *, ignore_index, label_smoothing, sample_weig
                                     label_smoothing=label_smoothing, sample_weight=sample_weight,
                                     reduction=reduction, denominator=denominator, caller=caller,
                                     out_dtype=x.dtype)
-    valid = None
+    shape = (z.shape[0],) + tuple(z.shape[2:])
+    s = _sample_weight(sample_weight, shape, z, caller)
     if soft:
         q = _soft_targets(z, targets, ignore_index, caller)
         weight = (lambda: q.sum(1)) if cw is None else (lambda: (q * _class_axis(cw, z)).sum(1))
         native = dict(weight=cw, label_smoothing=label_smoothing)
-        target_arg = q
+        target_arg, count = q, _counter(None, shape, z.device)
     else:
-        t, valid = _index_targets(targets, C, ignore_index, caller)
-        native = dict(weight=cw, label_smoothing=label_smoothing,
-                      ignore_index=-100 if ignore_index is None else ignore_index)
+        t = targets.long()
+        if z.device.type != "cpu":  # a device-side assert would be cryptic: check first (a sync)
+            _index_targets(t, C, ignore_index, caller)
+        # On the CPU the native op refuses out-of-range labels itself (IndexError), and
+        # _native_checked turns that into the clear message: no extra pass when labels are fine.
+        native_ignore = NO_IGNORE if ignore_index is None else ignore_index
+        native = dict(weight=cw, label_smoothing=label_smoothing, ignore_index=native_ignore)
         target_arg = t
-        if cw is None:
-            weight = (lambda: torch.ones_like(t, dtype=z.dtype)) if valid is None else (
-                lambda: valid.to(z.dtype))
-        else:
-            safe = t if valid is None else t.masked_fill(~valid, 0)
-            weight = (lambda: cw[safe]) if valid is None else (lambda: cw[safe] * valid)
+        valid = (lambda: None) if ignore_index is None else (lambda: t != ignore_index)
+        count = (lambda: torch.tensor(float(t.numel()), device=z.device)) if ignore_index is None \
+            else (lambda: valid().sum())
+        if s is None and reduction != "none" and z.dim() == 2 and label_smoothing == 0:
+            # Fast path: one pass gives Σ w·l and Σ w (PyTorch's own total weight).
+            num, total = _native_checked(
+                lambda: torch.ops.aten.nll_loss_forward(torch.log_softmax(z, 1), t, cw, 2,
+                                                        native_ignore),
+                t, C, ignore_index, caller)
+            return _reduce(reduction, x.dtype, num=num, weight=lambda: total, count=count,
+                           denominator=denominator)
+
+        def weight():
+            v = valid()
+            if cw is None:
+                return torch.ones_like(t, dtype=z.dtype) if v is None else v.to(z.dtype)
+            return cw[t] if v is None else cw[t.masked_fill(~v, 0)] * v
+
     # For both target types F.cross_entropy's per-element loss is -Σ_c w_c q'_c log p_c with
     # q' the smoothed targets: exactly the reference numerator (TRAPS 8). Only its mean differs.
-    s = _sample_weight(sample_weight, (z.shape[0],) + tuple(z.shape[2:]), z, caller)
-    count = _counter(valid, (z.shape[0],) + tuple(z.shape[2:]), z.device)
+    def native_loss(kind):
+        return _native_checked(lambda: F.cross_entropy(z, target_arg, reduction=kind, **native),
+                               targets, C, ignore_index, caller)
+
     if s is None:
         if reduction == "none":
-            return F.cross_entropy(z, target_arg, reduction="none", **native).to(x.dtype)
-        num = F.cross_entropy(z, target_arg, reduction="sum", **native)
-        return _reduce(reduction, x.dtype, num=num, weight=weight, count=count,
+            return native_loss("none").to(x.dtype)
+        return _reduce(reduction, x.dtype, num=native_loss("sum"), weight=weight, count=count,
                        denominator=denominator)
-    wl = F.cross_entropy(z, target_arg, reduction="none", **native) * s
-    return _reduce(reduction, x.dtype, weighted_loss=wl, weight=lambda: weight() * s,
-                   count=count, denominator=denominator)
+    return _reduce(reduction, x.dtype, weighted_loss=native_loss("none") * s,
+                   weight=lambda: weight() * s, count=count, denominator=denominator)
+
+
+def _native_checked(call, targets, n_classes, ignore_index, caller):
+    """Run a native op; if it rejects a label, raise wce's clear ValueError instead."""
+    try:
+        return call()
+    except IndexError:
+        if not targets.is_floating_point():
+            _index_targets(targets, n_classes, ignore_index, caller)
+        raise
 
 
 def _check_probs(p, caller):

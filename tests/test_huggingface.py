@@ -242,3 +242,12 @@ def test_loss_bad_input_messages():
         WeightedCrossEntropyLoss([1.0, 2.0, 3.0])({"logits": torch.zeros(2, 3)}, torch.tensor([0, 7]))
     with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'class_weight'"):
         WeightedLossTrainer(model=tiny_bert())
+
+
+def test_weighted_loss_trainer_without_labels_says_so(dataset, tmp_path):
+    ds, _ = dataset
+    trainer = WeightedLossTrainer(model=tiny_bert(), class_weight=[1.0, 2.0, 3.0],
+                                  train_dataset=ds.rename_column("label", "target"),
+                                  args=training_args(tmp_path, remove_unused_columns=False))
+    with pytest.raises(ValueError, match="needs the labels in a 'labels' column"):
+        trainer.train()

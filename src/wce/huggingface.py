@@ -221,6 +221,9 @@ class WeightedLossTrainer(transformers.Trainer):
 
     def get_batch_samples(self, *args: Any, **kwargs: Any):
         batch_samples, num_items_in_batch = super().get_batch_samples(*args, **kwargs)
+        if not all("labels" in batch for batch in batch_samples):
+            self._step_denominator = None  # compute_loss explains what is missing
+            return batch_samples, num_items_in_batch
         labels = [batch["labels"].reshape(-1) for batch in batch_samples]
         if self.loss_reduction == "mean":
             self._step_denominator = self.criterion.total_weight(labels)  # all-reduced Σ w
@@ -230,6 +233,11 @@ class WeightedLossTrainer(transformers.Trainer):
 
     def compute_loss(self, model: Any, inputs: dict, return_outputs: bool = False,
                      num_items_in_batch: Any = None):
+        if "labels" not in inputs:
+            raise ValueError(
+                "WeightedLossTrainer needs the labels in a 'labels' column (the Trainer renames "
+                f"'label' and 'label_ids' to it). The batch has {sorted(inputs)}."
+            )
         labels = inputs.pop("labels")
         outputs = model(**inputs)
         logits, labels = _flat(_logits_of(outputs), labels)

@@ -184,6 +184,10 @@ CASES = [
                  r"\[0, inf\]"),
     ("adjust_logits_negative_tau", lambda: L.adjust_logits(X, [5, 3, 1], tau=-1), ValueError,
      r"'tau' parameter of adjust_logits must be a float"),
+    ("ignore_index_not_an_int",
+     lambda: L.weighted_cross_entropy(X, Y, ignore_index=1.5), TypeError,
+     r"'ignore_index' parameter of weighted_cross_entropy must be an int \(a class-index value "
+     r"such as -100 or 255\) or None\. Got 1\.5 instead"),
     ("from_logits_not_bool", lambda: L.weighted_cross_entropy(X, Y, from_logits="yes"), TypeError,
      r"'from_logits' parameter of weighted_cross_entropy must be a bool\. Got 'yes' instead"),
     # ------------------------------------------------------------------ target types

@@ -354,3 +354,14 @@ def test_invalid_construction():
         ClassCounts(classes=(1, 1))
     with pytest.raises(ValueError, match=r"ClassCounts needs one count per class"):
         ClassCounts(classes=(0, 1), counts=[1, 2, 3])
+
+
+def test_counts_given_as_a_mapping():
+    np.testing.assert_allclose(class_weights({0: 90, 1: 10}), [100 / 180, 100 / 20], rtol=1e-12)
+    assert class_weight_dict({"b": 9, "a": 1}) == {"b": 10 / 18, "a": 10 / 2}
+    assert pos_weight({0: 90, 1: 10}) == 9.0
+    with pytest.raises(ValueError, match=r"class\(es\) \['b'\] have zero count"):
+        class_weights({"a": 90, "b": 0})
+    with pytest.raises(ValueError, match=r"a mapping must give a non-negative integer count per "
+                                         r"class, e\.g\. \{0: 90, 1: 10\}\. Got \{'a': 0\.5\}"):
+        class_weights({"a": 0.5})

@@ -176,6 +176,18 @@ def check_positive_int(value: Any, name: str, *, caller: str, minimum: int = 1) 
     return int(value)
 
 
+def check_ignore_index(value: Any, *, caller: str) -> int | None:
+    """A class-index value to skip (None, or an int such as -100 or 255)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"The 'ignore_index' parameter of {caller} must be an int (a class-index value such "
+            f"as -100 or 255) or None. Got {_got(value)} instead."
+        )
+    return int(value)
+
+
 def check_one_of(value: Any, name: str, options: tuple, *, caller: str) -> Any:
     if value not in options:
         raise ValueError(

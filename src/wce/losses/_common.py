@@ -153,6 +153,7 @@ def prepare_multiclass(
             f"Got shape {x.shape} instead. For a single binary output use binary_cross_entropy."
         )
     C = x.shape[1]
+    ignore_index = V.check_ignore_index(ignore_index, caller=caller)
     label_smoothing = V.check_float(
         label_smoothing, "label_smoothing", caller=caller, low=0.0, high=1.0
     )

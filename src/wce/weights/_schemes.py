@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -41,6 +41,8 @@ def effective_number_weights(counts: np.ndarray, beta: float, *, caller: str = C
 
 
 def _as_counts(counts_or_labels: Any, classes: Sequence | None) -> ClassCounts:
+    if isinstance(counts_or_labels, Mapping):  # {class: count}
+        counts_or_labels = _from_mapping(counts_or_labels)
     if isinstance(counts_or_labels, ClassCounts):
         if classes is not None:
             extra = [c for c in counts_or_labels.classes if c not in classes]
@@ -55,6 +57,16 @@ def _as_counts(counts_or_labels: Any, classes: Sequence | None) -> ClassCounts:
     if labels.size == 0:
         raise ValueError(f"{CALLER} was given no labels (empty input): there is nothing to weight.")
     return ClassCounts.from_labels(labels, classes=classes)
+
+
+def _from_mapping(mapping: Mapping) -> ClassCounts:
+    values = np.asarray(list(mapping.values()))
+    if values.size == 0 or not np.issubdtype(values.dtype, np.integer) or np.any(values < 0):
+        raise ValueError(
+            f"{CALLER}: a mapping must give a non-negative integer count per class, e.g. "
+            f"{{0: 90, 1: 10}}. Got {dict(list(mapping.items())[:5])!r}."
+        )
+    return ClassCounts(tuple(mapping), values, int(values.sum()))
 
 
 def _median_frequency(counts: ClassCounts, present: np.ndarray, definition: str) -> np.ndarray:
@@ -87,6 +99,9 @@ def class_weights(
     zero_count: str = "error",
 ) -> np.ndarray:
     r"""Per-class weights, in the class order of the counts (or of ``classes``).
+
+    ``counts_or_labels`` is a :class:`ClassCounts`, a ``{class: count}`` mapping,
+    or the labels themselves (anything :meth:`ClassCounts.from_labels` takes).
 
     Schemes, with ``n_c`` the count of class c, ``N = Σ n_c`` and ``K`` classes:
 
@@ -226,6 +241,8 @@ def pos_weight(labels_or_counts: Any, *, positive: Any = 1) -> float | np.ndarra
       >>> pos_weight([0, 0, 0, 0, 1])
       4.0
     """
+    if isinstance(labels_or_counts, Mapping):  # {label: count}
+        labels_or_counts = _from_mapping(labels_or_counts)
     if isinstance(labels_or_counts, ClassCounts):
         counts = labels_or_counts
     else:

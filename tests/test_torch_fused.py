@@ -30,7 +30,7 @@ def _fused(z, y, w, dtype=torch.float32, **kw):
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])
-@pytest.mark.parametrize("shape", [(7, 3), (300, 2000)])  # 300 x 2000 spans 3 blocks
+@pytest.mark.parametrize("shape", [(7, 3), (300, 2000), (1100, 4000)])  # 1100 x 4000 spans 3 blocks
 def test_matches_reference_value_and_grad(reduction, smoothing, shape):
     N, C = shape
     z, y, w = _case(N, C, ignore=True)

@@ -30,8 +30,9 @@ import sys
 
 import torch
 
-#: Elements per block: large enough to amortise Python overhead, small enough for L2.
-BLOCK_ELEMENTS = 1 << 18
+#: Elements per block: few enough blocks to amortise per-op overhead (and OpenMP barriers
+#: on busy machines), small enough to stay in the last-level cache.
+BLOCK_ELEMENTS = 1 << 21
 _HUGE_PAGE = 2 << 20
 _MADV_HUGEPAGE = 14
 _libc = None
@@ -84,53 +85,53 @@ class _FusedWeightedCrossEntropy(torch.autograd.Function):
         else:
             den = None
         eps = float(label_smoothing)
-        row_scale = None  # per-row factor of the ε/C·w term (sample weight and validity)
-        if eps > 0:
-            row_scale = torch.ones(N, dtype=compute, device=logits.device)
-            if sample_weight is not None:
-                row_scale = row_scale * sample_weight.to(compute)
-            if valid is not None:
-                row_scale = row_scale * valid.to(compute)
-        b = (1.0 - eps) * w_y  # weight of the true-class term
-        total = b + (eps / C) * w.sum() * row_scale if eps > 0 else b  # Σ_c a_c per row
+        w_total = w.sum()
         scale = None
         if den is not None:
             scale = torch.where(den > 0, 1.0 / den.clamp_min(torch.finfo(compute).tiny), 0.0)
 
         grad = _empty_like_huge(logits)
-        per_row = torch.empty(N, dtype=compute, device=logits.device)
+        per_row = torch.empty(N, dtype=compute, device=logits.device) if reduction == "none" else None
+        value = torch.zeros((), dtype=compute, device=logits.device)
         rows = max(1, BLOCK_ELEMENTS // max(C, 1))
         for s in range(0, N, rows):
             e = min(N, s + rows)
             z = logits[s:e].to(compute)
+            t = safe_target[s:e, None]
+            b = (1.0 - eps) * w_y[s:e]  # weight of the true-class term
+            if eps > 0:
+                # per-row factor of the ε/C·w term: sample weight and validity
+                rs = torch.ones(e - s, dtype=compute, device=logits.device)
+                if sample_weight is not None:
+                    rs = rs * sample_weight[s:e].to(compute)
+                if valid is not None:
+                    rs = rs * valid[s:e].to(compute)
+                total = b + (eps / C) * w_total * rs  # Σ_c a_c
+            else:
+                total = b
             m = z.amax(dim=1, keepdim=True)
             p = torch.sub(z, m, out=grad[s:e]) if compute == logits.dtype else z - m
             p.exp_()
             ssum = p.sum(dim=1, keepdim=True)
-            t_tot = total[s:e, None]
-            coef = t_tot / ssum if scale is None else t_tot * scale / ssum
+            coef = total[:, None] / ssum if scale is None else total[:, None] * scale / ssum
             p.mul_(coef)  # (Σa) softmax / den
-            lse = (m + ssum.log()).squeeze(1)
-            row_loss = total[s:e] * lse
+            row_loss = total * (m + ssum.log()).squeeze(1) - b * z.gather(1, t).squeeze(1)
             if eps > 0:
-                wz = z @ w  # Σ_c w_c z_c
-                rs = row_scale[s:e]
-                row_loss = row_loss - (eps / C) * rs * wz
+                row_loss = row_loss - (eps / C) * rs * (z @ w)
                 sub = (eps / C) * rs[:, None] * w[None, :]
                 p.sub_(sub if scale is None else sub * scale)
+            p.scatter_add_(1, t, (-(b if scale is None else b * scale))[:, None])
             if p.data_ptr() != grad[s:e].data_ptr():
                 grad[s:e].copy_(p)
-            per_row[s:e] = row_loss
-        zy = logits.gather(1, safe_target[:, None]).squeeze(1).to(compute)
-        per_row -= b * zy
-        grad.scatter_add_(1, safe_target[:, None],
-                          (-(b if scale is None else b * scale))[:, None].to(grad.dtype))
+            if per_row is not None:
+                per_row[s:e] = row_loss
+            else:
+                value += row_loss.sum()
         ctx.save_for_backward(grad)
         ctx.reduction = reduction
         ctx.consumed = False
-        if reduction == "none":
+        if per_row is not None:
             return per_row.to(logits.dtype)
-        value = per_row.sum()
         if scale is not None:
             value = value * scale
         return value.to(logits.dtype)

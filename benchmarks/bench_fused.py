@@ -1,0 +1,126 @@
+"""Fused weighted CE (wce._torch_fused) vs native F.cross_entropy(weight=...) on CPU (issue 9).
+
+Each (shape, implementation) runs in a fresh process: one warm-up, then the
+median of 7 forward+backward timings, and the peak-RSS growth of one
+forward+backward above the inputs (extra memory, as a multiple of the logits'
+size). Writes benchmarks/results/fused.csv and fused.png.
+
+    .venv/bin/python benchmarks/bench_fused.py
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+SHAPES = [(65536, 10), (16384, 1000), (4096, 32000), (1024, 128256)]
+IMPLEMENTATIONS = ["native", "fused"]
+REPEATS = 7
+RESULTS = Path(__file__).parent / "results"
+
+CHILD = r"""
+import json, resource, sys, time
+import torch, torch.nn.functional as F
+from wce._torch_fused import fused_weighted_cross_entropy
+impl, N, C, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+torch.manual_seed(0)
+x = torch.randn(N, C)
+y = torch.randint(0, C, (N,))
+w = torch.rand(C) + 0.5
+def step(x=x, y=y):
+    xx = x.detach().requires_grad_()
+    if impl == "native":
+        loss = F.cross_entropy(xx, y, weight=w)
+    else:
+        loss = fused_weighted_cross_entropy(xx, y, class_weight=w)
+    loss.backward()
+    return loss, xx.grad
+def rss():  # peak resident set, bytes (Linux reports KiB)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+step(x[:8, :].contiguous(), y[:8] % C)  # warm up lazy initialisation outside the measurement
+base = rss()
+loss, grad = step()
+extra = rss() - base
+del loss, grad
+times = []
+for _ in range(repeats):
+    t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
+times.sort()
+print(json.dumps({"median_s": times[len(times) // 2], "extra_bytes": extra,
+                  "threads": torch.get_num_threads(), "torch": torch.__version__}))
+"""
+
+
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run(impl: str, N: int, C: int) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, impl, str(N), str(C), str(REPEATS)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    RESULTS.mkdir(exist_ok=True)
+    rows = []
+    for N, C in SHAPES:
+        measured = {impl: run(impl, N, C) for impl in IMPLEMENTATIONS}
+        logits_bytes = N * C * 4
+        for impl, m in measured.items():
+            rows.append({
+                "N": N, "C": C, "implementation": impl,
+                "median_ms": round(m["median_s"] * 1e3, 3),
+                "ratio_to_native": round(m["median_s"] / measured["native"]["median_s"], 3),
+                "extra_memory_x_logits": round(m["extra_bytes"] / logits_bytes, 3),
+                "cpu": cpu_model(), "threads": m["threads"], "torch": m["torch"],
+                "python": platform.python_version(),
+            })
+            print(f"{N:>6} x {C:<6} {impl:<7} {rows[-1]['median_ms']:>9.1f} ms  "
+                  f"x{rows[-1]['ratio_to_native']:.2f} native  "
+                  f"extra memory {rows[-1]['extra_memory_x_logits']:.2f}x logits", flush=True)
+    path = RESULTS / "fused.csv"
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    plot(rows)
+    print(f"wrote {path}")
+
+
+def plot(rows) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{N}x{C}" for N, C in SHAPES]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, title in [(axes[0], "ratio_to_native", "time / native (lower is better)"),
+                           (axes[1], "extra_memory_x_logits", "extra memory / logits size")]:
+        for i, impl in enumerate(IMPLEMENTATIONS):
+            vals = [next(r[key] for r in rows if (r["N"], r["C"]) == s and r["implementation"] == impl)
+                    for s in SHAPES]
+            ax.bar([j + 0.4 * i for j in range(len(SHAPES))], vals, width=0.4, label=impl)
+        ax.set_xticks([j + 0.2 for j in range(len(SHAPES))], labels, rotation=15)
+        ax.set_title(title)
+        ax.legend()
+    fig.suptitle(f"weighted CE fwd+bwd, float32, {rows[0]['threads']} threads, {rows[0]['cpu']}")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "fused.png", dpi=110)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()

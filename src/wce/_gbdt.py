@@ -267,6 +267,17 @@ class Objective:
             self._cache = (data, y_in, sw)
         return self._cache[1], self._cache[2]
 
+    def __getstate__(self) -> dict:
+        # The cache holds the library's data object (ctypes handles): never copy or pickle it.
+        return {**self.__dict__, "_cache": None}
+
+    def __deepcopy__(self, memo: dict) -> "Objective":
+        import copy
+
+        clone = copy.copy(self)
+        clone.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
+        return clone
+
     def clear_cache(self) -> None:
         """Drop the cached training labels, weights and data object."""
         self._cache = None

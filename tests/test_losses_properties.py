@@ -177,3 +177,36 @@ def test_focal_loss_never_exceeds_weighted_cross_entropy(problem, gamma):
     focal = L.focal_loss(x, y, alpha=w, gamma=gamma, sample_weight=sw, reduction="none")
     ce = L.weighted_cross_entropy(x, y, class_weight=w, sample_weight=sw, reduction="none")
     assert np.all(focal <= ce * (1 + 1e-12) + 1e-300)
+
+
+@given(problems(), st.sampled_from(REDUCTIONS), st.floats(0, 3), st.floats(0, 0.5))
+def test_value_and_grad_matches_finite_differences_on_random_problems(problem, reduction, gamma,
+                                                                      eps):
+    x, y, w, sw = problem
+    x = np.clip(x, -8, 8)  # keep central differences accurate
+    c = x.shape[1]
+    cases = [(f, per_class(np.arange(c))) for f, per_class in _multiclass_losses(c)]
+    cases += [(L.focal_loss, dict(gamma=gamma, alpha=w, label_smoothing=eps)),
+              (L.weighted_cross_entropy, dict(class_weight=w, label_smoothing=eps))]
+    for f, kw in cases:
+        _, grad = value_and_grad(f, x, y, sample_weight=sw, reduction=reduction, **kw)
+        fd = np.zeros_like(x)
+        h = 1e-6
+        for i in np.ndindex(x.shape):
+            up, down = x.copy(), x.copy()
+            up[i] += h
+            down[i] -= h
+            fd[i] = (np.sum(f(up, y, sample_weight=sw, reduction=reduction, **kw))
+                     - np.sum(f(down, y, sample_weight=sw, reduction=reduction, **kw))) / (2 * h)
+        scale = 1 + np.abs(fd).max()
+        np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6 * scale, err_msg=f.__name__)
+    z, t = x[:, 0], (y > 0).astype(float)
+    for f, kw in [(L.binary_focal_loss, dict(gamma=gamma, class_weight=w[:2])),
+                  (L.binary_cross_entropy, dict(pos_weight=w[0], label_smoothing=eps))]:
+        _, grad, hess = L.value_grad_hess(f, z, t, sample_weight=sw, reduction=reduction, **kw)
+        h = 1e-5
+        g_up = value_and_grad(f, z + h, t, sample_weight=sw, reduction=reduction, **kw)[1]
+        g_down = value_and_grad(f, z - h, t, sample_weight=sw, reduction=reduction, **kw)[1]
+        scale = 1 + np.abs(hess).max()
+        np.testing.assert_allclose(hess, (g_up - g_down) / (2 * h), rtol=1e-4, atol=1e-5 * scale,
+                                   err_msg=f.__name__)

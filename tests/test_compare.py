@@ -176,16 +176,20 @@ def test_bad_input_exit_code_from_the_installed_command(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("model", ["mlp", "lightgbm", "xgboost"])
+@pytest.mark.parametrize("model", ["mlp", "lightgbm", "xgboost", "torch-mlp"])
 def test_other_models_run_and_skip_unsupported_pairs(tmp_path, capsys, model):
-    pytest.importorskip({"mlp": "sklearn", "lightgbm": "lightgbm", "xgboost": "xgboost"}[model])
-    assert _run(tmp_path, SMALL, "--model", model, "--methods", "ce,wce-balanced,focal", "--folds", "2",
-                "--repeats", "1") == 0
+    pytest.importorskip({"mlp": "sklearn", "lightgbm": "lightgbm", "xgboost": "xgboost", "torch-mlp": "torch"}[model])
+    # torch-mlp supports every method; two keep its test short (one sigmoid, one softmax loss).
+    methods = "ce,logit_adjusted" if model == "torch-mlp" else "ce,wce-balanced,focal,logit_adjusted"
+    assert _run(tmp_path, SMALL, "--model", model, "--methods", methods, "--folds", "2", "--repeats", "1") == 0
     printed = capsys.readouterr().out
-    assert "skipped" in printed and "'focal'" in printed
     summary = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert [m["name"] for m in summary["methods"]] == ["ce", "wce-balanced"]
-    assert summary["skipped"][0]["method"] == "focal"
+    expected_skips = {"mlp": ["focal", "logit_adjusted"], "lightgbm": ["logit_adjusted"],
+                      "xgboost": ["logit_adjusted"], "torch-mlp": []}[model]
+    assert [s["method"] for s in summary["skipped"]] == expected_skips
+    assert [m["name"] for m in summary["methods"]] == [m for m in methods.split(",") if m not in expected_skips]
+    for name in expected_skips:
+        assert f"'{name}'" in printed and "use --model logreg" in printed
 
 
 def test_sweep_table_csv_and_plot(tmp_path, capsys):
@@ -231,3 +235,14 @@ def test_resume_after_kill_recomputes_nothing_finished(tmp_path):
     computed_again = len(log.read_text().splitlines()) - logged_before
     assert computed_again == total - len(before)
     assert (out / "report.md").exists()
+
+
+def test_weighting_plus_smote_leaves_a_fold_already_above_the_ratio_alone():
+    """A nearly balanced fold (minority/majority >= smote_ratio) is not resampled, not an error."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(55, 2)), np.array([0] * 30 + [1] * 25)
+    X2, y2 = protocol.resample(METHODS["wce-balanced+smote"], X, y, Options(smote_ratio=0.5), 0)
+    assert len(y2) == len(y)
+    X3, y3 = protocol.resample(METHODS["wce-balanced+smote"], X[:40], y[:40].copy() * 0 + (np.arange(40) < 6),
+                               Options(smote_ratio=0.5), 0)
+    assert int(y3.sum()) == round(0.5 * 34)

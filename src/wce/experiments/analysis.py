@@ -18,7 +18,7 @@ import numpy as np
 from . import statistics as S
 from .metrics import LOWER_IS_BETTER, METRICS
 
-PRIMARY = ("f1", "pr_auc", "mcc", "brier")
+PRIMARY = ("f1", "pr_auc", "mcc", "brier", "brier_corrected")
 REFERENCES = ("ce+threshold", "ros", "smote", "rus")
 ALPHA = 0.05
 
@@ -46,10 +46,18 @@ def matrix(rows: list, datasets: list, methods: list, metric: str) -> np.ndarray
 
 
 def across_datasets(rows: list, datasets: list, methods: list) -> dict:
-    """Mean ranks, Friedman test and Nemenyi CD per primary metric (Demšar 2006)."""
+    """Mean ranks, Friedman test and Nemenyi CD per primary metric (Demšar 2006).
+
+    A method with an undefined metric (focal loss has no prior-corrected Brier score) is
+    left out of that metric's ranking.
+    """
     out = {}
+    all_methods = methods
     for metric in PRIMARY:
-        table = matrix(rows, datasets, methods, metric)
+        table = matrix(rows, datasets, all_methods, metric)
+        keep = ~np.isnan(table).any(axis=0)
+        methods = [m for m, k in zip(all_methods, keep) if k]
+        table = table[:, keep]
         higher = metric not in LOWER_IS_BETTER
         ranks = S.mean_ranks(table, higher_is_better=higher)
         stat, p = S.friedman(table)
@@ -74,6 +82,8 @@ def comparisons(rows: list, datasets: list, methods: list) -> list:
         sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
         block = []
         for c in contenders:
+            if np.isnan(col[c]).any():
+                continue
             for r in references:
                 wins, ties, losses, p = S.wilcoxon(sign * col[c], sign * col[r])
                 block.append({"metric": metric, "method": c, "reference": r, "wins": wins, "ties": ties,

@@ -15,7 +15,9 @@ positive prediction) is 0, as in scikit-learn with ``zero_division=0``.
 
 For weighted and resampled methods ``brier_corrected`` and ``ece_corrected``
 are the same scores after prior correction (see :mod:`wce.experiments.methods`):
-``p_corrected = sigmoid(z − log(w_pos / w_neg))``.
+``p_corrected = sigmoid(z − log(w_pos / w_neg))``; for unweighted methods they
+equal the raw scores (nothing to correct), for focal loss they are NaN (no
+closed form).
 """
 
 from __future__ import annotations

@@ -10,21 +10,26 @@ and returns logits (log-odds of the positive class) for new rows.
 * ``mlp``: scikit-learn's ``MLPClassifier`` (one hidden layer of 32), class
   weighting through ``fit(sample_weight=...)``.
 * ``lightgbm`` / ``xgboost``: gradient-boosted trees, weighting through sample
-  weights. Losses without an exact sample-weight form (focal, logit
-  adjustment) use the custom objectives of :mod:`wce.lightgbm` /
-  :mod:`wce.xgboost` when those modules exist, else the pair is unsupported.
+  weights; focal loss through the custom objectives of :mod:`wce.lightgbm` /
+  :mod:`wce.xgboost` (``WeightedLGBMClassifier(loss="focal")``). Logit
+  adjustment has no sample-weight form and is unsupported for them.
+* ``torch-mlp``: a one-hidden-layer (32 units) PyTorch MLP trained full-batch
+  with Adam on the method's loss from :mod:`wce.torch` (same name and options
+  as the NumPy reference), so it supports every method.
 """
 
 from __future__ import annotations
+
+import importlib
 
 import numpy as np
 
 from .. import _optional
 from ..losses import value_and_grad
 
-MODELS = ("logreg", "mlp", "lightgbm", "xgboost")
+MODELS = ("logreg", "mlp", "lightgbm", "xgboost", "torch-mlp")
 _REQUIRES = {"logreg": "scipy.optimize", "mlp": "sklearn.neural_network", "lightgbm": "lightgbm",
-             "xgboost": "xgboost"}
+             "xgboost": "xgboost", "torch-mlp": "torch"}
 
 
 class LinearModel:
@@ -87,15 +92,69 @@ class SampleWeightModel:
                                            random_state=seed, n_jobs=1)
 
     def fit(self, X: np.ndarray, y: np.ndarray, plan) -> "SampleWeightModel":
+        if plan.sample_weight is None:  # focal: the wce custom objective
+            self.model = _focal_gbdt(self.name, self.seed, plan.loss_kwargs["gamma"])
         self.model.fit(X, y.astype(np.int64), sample_weight=plan.sample_weight)
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
+        if hasattr(self.model, "objective_"):  # wce.lightgbm / wce.xgboost: margins, start included
+            return self.model.decision_function(X)
         if self.name == "lightgbm":
             return self.model.predict(X, raw_score=True)
         if self.name == "xgboost":
             return self.model.predict(X, output_margin=True)
         return _logit(self.model.predict_proba(X)[:, 1])
+
+
+def _focal_gbdt(name: str, seed: int, gamma: float):
+    if name == "lightgbm":
+        from ..lightgbm import WeightedLGBMClassifier
+
+        return WeightedLGBMClassifier(loss="focal", gamma=gamma, n_estimators=150, learning_rate=0.05,
+                                      n_jobs=1, random_state=seed, params={"num_leaves": 15})
+    from ..xgboost import WeightedXGBClassifier
+
+    return WeightedXGBClassifier(loss="focal", gamma=gamma, n_estimators=150, learning_rate=0.1, max_depth=4,
+                                 n_jobs=1, random_state=seed)
+
+
+def _has_focal_objective(model: str) -> bool:
+    try:
+        importlib.import_module(f"wce.{model}")
+    except ImportError:
+        return False
+    return True
+
+
+class TorchMLP:
+    """One hidden layer of 32 ReLU units, full-batch Adam on the method's :mod:`wce.torch` loss."""
+
+    def __init__(self, seed: int, *, epochs: int = 300, lr: float = 0.01, weight_decay: float = 1e-4):
+        self.seed, self.epochs, self.lr, self.weight_decay = seed, epochs, lr, weight_decay
+
+    def fit(self, X: np.ndarray, y: np.ndarray, plan) -> "TorchMLP":
+        torch = _optional.require("torch")
+        wce_torch = importlib.import_module("wce.torch")
+        loss_fn = getattr(wce_torch, plan.loss.__name__)
+        torch.manual_seed(self.seed)
+        self.net = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
+        Xt = torch.as_tensor(X, dtype=torch.float32)
+        yt = torch.as_tensor(y, dtype=torch.long if plan.two_column else torch.float32)
+        optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        for _ in range(self.epochs):
+            optimizer.zero_grad()
+            z = self.net(Xt)[:, 0]
+            logits = torch.stack([torch.zeros_like(z), z], dim=1) if plan.two_column else z
+            loss = loss_fn(logits, yt, reduction=plan.reduction, **plan.loss_kwargs)
+            loss.backward()
+            optimizer.step()
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        torch = _optional.require("torch")
+        with torch.no_grad():
+            return self.net(torch.as_tensor(X, dtype=torch.float32))[:, 0].double().numpy()
 
 
 def check_model(name: str) -> None:
@@ -107,7 +166,9 @@ def check_model(name: str) -> None:
 
 def unsupported_reason(model: str, method) -> str | None:
     """Why ``method`` cannot run with ``model`` (None if it can)."""
-    if model == "logreg":
+    if model in ("logreg", "torch-mlp"):
+        return None
+    if method.loss == "focal" and model in ("lightgbm", "xgboost") and _has_focal_objective(model):
         return None
     if method.loss in ("focal", "logit_adjusted"):
         return (f"method {method.name!r} needs a custom loss that model {model!r} cannot take as "
@@ -118,5 +179,7 @@ def unsupported_reason(model: str, method) -> str | None:
 def make_model(name: str, seed: int, *, C: float = 1.0):
     if name == "logreg":
         return LinearModel(C=C)
+    if name == "torch-mlp":
+        return TorchMLP(seed)
     return SampleWeightModel(name, seed)
 

@@ -104,9 +104,12 @@ def resample(method: Method, X: np.ndarray, y: np.ndarray, options: Options, see
             raise ValueError("SMOTE needs at least 2 minority examples in a training fold.")
         kw = {"k_neighbors": min(5, n_pos - 1)}
         if method.family == "weighting+resampling":
-            # Only part of the way, so the weights still have work to do.
-            target = max(options.smote_ratio, n_pos / (len(y) - n_pos))
-            kw["sampling_strategy"] = target
+            # Only part of the way, so the weights still have work to do; a fold already at or
+            # above that ratio is left as it is.
+            if n_pos / (len(y) - n_pos) * (1 + 1e-9) >= options.smote_ratio or \
+                    round(options.smote_ratio * (len(y) - n_pos)) <= n_pos:
+                return X, y
+            kw["sampling_strategy"] = options.smote_ratio
     return sampler(random_state=seed, **kw).fit_resample(X, y)
 
 
@@ -128,7 +131,8 @@ def run_unit(problem: Problem, method: Method, model: str, repeat: int, fold: in
         threshold = best_f1_threshold(y_fit[b], expit(m.decision_function(X_fit[b])))
     fitted = make_model(model, s, C=C).fit(X_fit, y_fit, plan)
     z = fitted.decision_function(X_test)
-    log_ratio = None
+    # Unweighted methods need no correction: their "corrected" probabilities are the raw ones.
+    log_ratio = 0.0 if not method.weighted else None
     if method.weighted and plan.log_weight_ratio is not None:
         # Resampling multiplies the class frequencies: correct for that too.
         n1, n0 = y_train.sum(), len(y_train) - y_train.sum()

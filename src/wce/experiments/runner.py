@@ -26,6 +26,9 @@ from .models import check_model, unsupported_reason
 from .protocol import Problem, make_problem, run_unit, splits
 
 CALLER = "wce compare"
+# Part of the settings hash: bump when a change to the code changes what a unit computes,
+# so results of an older version are not mixed with new ones.
+RESULTS_VERSION = 2
 
 
 @dataclass
@@ -46,7 +49,7 @@ class Config:
         """Hash of everything that changes a unit's result (not the list of data sets or methods)."""
         text = json.dumps({"model": self.model, "folds": self.folds, "repeats": self.repeats,
                            "seed": self.seed, "C": self.C, "options": asdict(self.options),
-                           "target": self.target}, sort_keys=True)
+                           "target": self.target, "version": RESULTS_VERSION}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

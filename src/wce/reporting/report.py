@@ -62,9 +62,9 @@ def _cpu_model() -> str:
 
 
 def _clean(x):
-    """JSON-safe: NaN -> None."""
-    if isinstance(x, float) and math.isnan(x):
-        return None
+    """JSON-safe and compact: NaN -> None, floats to 6 significant digits."""
+    if isinstance(x, float):
+        return None if math.isnan(x) else float(f"{x:.6g}")
     if isinstance(x, dict):
         return {k: _clean(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -117,12 +117,12 @@ def write(plan, units: list, out: str, command: str) -> tuple:
              ("report.md", "results.csv", "results.json", "pr_curves.png", "reliability.png",
               "weight_strength.png", "ranks.png")}
     with open(paths["results.json"], "w") as f:
-        json.dump(_clean(summary), f, indent=1)
+        json.dump(_clean(summary), f, separators=(",", ":"))
     with open(paths["results.csv"], "w", newline="") as f:
         fields = ["dataset", "method", "family", "metric", "mean", "ci_low", "ci_high", "n_folds"]
         writer = csv.DictWriter(f, fieldnames=fields + ["model"])
         writer.writeheader()
-        for r in summary["per_dataset"]:
+        for r in _clean(summary["per_dataset"]):
             writer.writerow({**r, "model": plan.config.model})
     plots.pr_curves(units, datasets, methods, paths["pr_curves.png"])
     plots.reliability(units, methods, paths["reliability.png"])

@@ -39,10 +39,11 @@ def single_dataset_rows(rows: list, dataset: str, methods: list, *, compact: boo
 def multi_dataset_rows(across: dict, methods: list) -> tuple:
     """Header and cells of mean ranks and means over data sets, methods sorted by F1 rank."""
     metrics = list(across)
-    header = ["method"] + [f"rank {m}" for m in metrics] + [f"mean {m}" for m in metrics]
+    shown = metrics[:2]  # means of the first two metrics; ranks of all
+    header = ["method"] + [f"rank {m}" for m in metrics] + [f"mean {m}" for m in shown]
     order = sorted(methods, key=lambda m: across[metrics[0]]["mean_ranks"][m])
-    cells = [[m] + [f"{across[k]['mean_ranks'][m]:.2f}" for k in metrics]
-             + [_fmt(across[k]["mean"][m]) for k in metrics] for m in order]
+    cells = [[m] + [_fmt(across[k]["mean_ranks"].get(m, math.nan), 2) for k in metrics]
+             + [_fmt(across[k]["mean"].get(m, math.nan)) for k in shown] for m in order]
     return header, cells
 
 

@@ -115,6 +115,9 @@ def make_case(name: str):
     if name == "binary_focal_pos_weight_gamma_half":
         return (L.binary_focal_loss, oracle.binary_focal_loss, z, t,
                 dict(gamma=0.5, pos_weight=3.0, ignore_index=255))
+    if name == "binary_focal_soft_targets":
+        return (L.binary_focal_loss, oracle.binary_focal_loss, z, rng.uniform(size=(4, 3)),
+                dict(gamma=1.5, class_weight=(0.4, 1.5), sample_weight=swb))
     raise KeyError(name)
 
 
@@ -122,7 +125,7 @@ MULTICLASS = ["ce_index", "ce_index_smoothing", "ce_nd", "ce_soft", "ce_probs", 
               "focal_nd_soft_gamma_half", "class_balanced_softmax", "class_balanced_focal",
               "cost_sensitive", "cost_sensitive_soft_nd", "logit_adjusted"]
 BINARY = ["bce_alpha", "bce_pos_weight", "bce_class_weight", "bce_probs", "bce_soft_targets",
-          "binary_focal", "binary_focal_pos_weight_gamma_half"]
+          "binary_focal", "binary_focal_pos_weight_gamma_half", "binary_focal_soft_targets"]
 CASES = MULTICLASS + BINARY
 
 

@@ -283,6 +283,8 @@ def test_mixed_label_types_are_refused():
             ClassCounts.from_labels(labels)
     with pytest.raises(TypeError, match=r"Class labels mix types \(int, str\)"):
         ClassCounts.from_labels([0, 1]).update(["a"])
+    with pytest.raises(TypeError, match=r"Class labels mix types \(bool, int\)"):
+        ClassCounts.from_labels([0, 1]).update(np.array([True]))  # True == 1 as a key
     with pytest.raises(TypeError, match=r"Class labels mix types"):
         class_weights(["a", 1])
     with pytest.raises(TypeError, match=r"Class labels mix types"):

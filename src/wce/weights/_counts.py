@@ -177,6 +177,8 @@ class ClassCounts:
     def _add(self, values: Sequence, counts: Sequence, pixels: Sequence | None = None,
              *, sort: bool = True) -> None:
         values = [_normalise_label(v) for v in values]
+        if values and self.classes:  # True == 1 as a dict key: check types, not just membership
+            self._check_types(values)
         self._grow([v for v in dict.fromkeys(values) if v not in self._index], sort=sort)
         idx = np.fromiter((self._index[v] for v in values), dtype=np.int64, count=len(values))
         np.add.at(self.counts, idx, np.asarray(counts, dtype=np.int64))

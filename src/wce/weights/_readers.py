@@ -99,7 +99,7 @@ def count_parquet(
     target: str,
     *,
     classes: Sequence | None = None,
-    batch_size: int = 1 << 20,
+    batch_size: int = 1 << 16,
     null: str = "error",
     ignore_index: Any = None,
     progress: bool = False,
@@ -108,7 +108,9 @@ def count_parquet(
 
     _check_null(null)
     path = _check_path(path)  # a str, so that messages show the path, not PosixPath(...)
-    pf = pq.ParquetFile(path)
+    # pre_buffer=False: pyarrow's default pre-buffers the column chunks of all row groups,
+    # which makes the peak memory grow with the file (about its compressed size)
+    pf = pq.ParquetFile(path, pre_buffer=False)
     if target not in pf.schema_arrow.names:
         raise ValueError(
             f"Column {target!r} is not in {path!r}. Columns: {', '.join(pf.schema_arrow.names)}."

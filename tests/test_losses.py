@@ -532,3 +532,18 @@ def test_binary_cross_entropy_matches_scikit_learn_log_loss(rng):
     expected = sklearn_metrics.log_loss(y, p, sample_weight=sw)
     got = L.binary_cross_entropy(p, y, sample_weight=sw, from_logits=False, reduction="mean")
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_log1m_softmax_is_accurate_for_confident_and_tied_logits(rng):
+    """log(1 - p_k) from the others' logsumexp: exact where 1 - softmax would cancel to 0."""
+    from scipy.special import logsumexp
+
+    rows = np.concatenate([rng.normal(size=(20, 4)) * s for s in (1.0, 30.0, 1e4)]
+                          + [np.array([[50.0, 0.0, 0.0, 0.0], [5.0, 5.0, 5.0, 5.0],
+                                       [1e4, 1e4, -1e4, 0.0], [40.0, 39.0, -3.0, 1.0]])])
+    got = L._common.log1m_softmax(rows)
+    expected = np.empty_like(rows)
+    for k in range(rows.shape[1]):
+        others = np.delete(rows, k, axis=1)
+        expected[:, k] = logsumexp(others, axis=1) - logsumexp(rows, axis=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)

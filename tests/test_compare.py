@@ -246,3 +246,16 @@ def test_weighting_plus_smote_leaves_a_fold_already_above_the_ratio_alone():
     X3, y3 = protocol.resample(METHODS["wce-balanced+smote"], X[:40], y[:40].copy() * 0 + (np.arange(40) < 6),
                                Options(smote_ratio=0.5), 0)
     assert int(y3.sum()) == round(0.5 * 34)
+
+
+def test_distinct_data_sets_with_the_same_name_are_all_kept(tmp_path):
+    from wce.experiments.runner import Config, validate
+
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "data.csv").write_text("x,label\n" + "\n".join(f"{i},{int(i % 4 == 0)}" for i in range(40)))
+    plan = validate(Config(datasets=[str(tmp_path / "a/data.csv"), str(tmp_path / "b/data.csv"),
+                                     str(tmp_path / "a/data.csv")], target="label", methods=["ce"], folds=3))
+    assert [p.name for p in plan.problems] == ["data", "data#2"]
+    gen = validate(Config(datasets=[SMALL, SMALL.replace("seed=1", "seed=2")], methods=["ce"], folds=3))
+    assert len({p.name for p in gen.problems}) == 2

@@ -98,7 +98,9 @@ def _generate(options: str) -> Dataset:
         n_samples=n, n_features=int(kw.pop("n_features", 20)), n_informative=int(kw.pop("n_informative", 5)),
         weights=[weights], flip_y=float(kw.pop("flip_y", 0.01)), random_state=seed, **kw,
     )
-    return Dataset(f"make_classification-{n}-{weights}", X, y, [f"x{i}" for i in range(X.shape[1])])
+    # The name carries every option, so two specs never share a name (reports key on it).
+    return Dataset(f"make_classification-{options.replace(',', '-').replace('=', '')}", X, y,
+                   [f"x{i}" for i in range(X.shape[1])])
 
 
 def _load_file(path: str, target: str | None) -> Dataset:

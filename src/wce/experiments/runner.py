@@ -110,12 +110,17 @@ def validate(config: Config) -> Plan:
         raise ValueError(f"None of the methods runs with --model {config.model}: {skipped[0][1]}.")
     if not config.datasets:
         raise ValueError("No data set given.")
-    problems, seen = [], set()
+    problems, seen = [], {}
     for spec in config.datasets:
         problem = make_problem(load_dataset(spec, target=config.target), folds=config.folds)
-        if problem.name in seen:
-            continue
-        seen.add(problem.name)
+        if seen.get(problem.name) == spec:
+            continue  # the same data set given twice
+        if problem.name in seen:  # e.g. two files called data.csv in different folders
+            k = 2
+            while f"{problem.name}#{k}" in seen:
+                k += 1
+            problem.name = f"{problem.name}#{k}"
+        seen[problem.name] = spec
         problems.append(problem)
     split_map = {p.name: splits(p.y, folds=config.folds, repeats=config.repeats, seed=config.seed)
                  for p in problems}

@@ -58,10 +58,10 @@ def test_compare_across_datasets_gives_ranks_tests_and_verdict(tmp_path, capsys)
     assert any("vs ce+threshold" in line for line in summary["verdict"])
 
 
-def test_fixed_seed_gives_identical_results(tmp_path):
-    for out in ("a", "b"):
+def test_fixed_seed_gives_identical_results_with_one_or_two_workers(tmp_path):
+    for out, jobs in (("a", "1"), ("b", "2")):
         assert _run(tmp_path, SMALL, "--methods", FAST, "--folds", "3", "--repeats", "2", "--seed", "7",
-                    out=out) == 0
+                    "--jobs", jobs, out=out) == 0
     assert (tmp_path / "a" / "results.csv").read_text() == (tmp_path / "b" / "results.csv").read_text()
 
 

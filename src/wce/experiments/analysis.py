@@ -113,7 +113,7 @@ def verdict(comps: list, n_datasets: int) -> list:
     if n_datasets < 2:
         return ["One data set: the across-data-set tests (Friedman, Wilcoxon/Holm) need several "
                 "data sets (Demšar 2006); compare the fold intervals in the table instead."]
-    lines = []
+    lines = bottom_line(comps, n_datasets)
     for metric in PRIMARY:
         for ref in REFERENCES:
             block = [c for c in comps if c["metric"] == metric and c["reference"] == ref]
@@ -129,4 +129,36 @@ def verdict(comps: list, n_datasets: int) -> list:
                     f"{best['method']} {best['wins']}/{best['ties']}/{best['losses']} wins/ties/losses, "
                     f"p_holm = {best['p_holm']:.3g}.")
             lines.append(text)
+    return lines
+
+
+def bottom_line(comps: list, n_datasets: int) -> list:
+    """One summary sentence per reference group: threshold moving, resampling, calibration."""
+    groups = (("plain CE + threshold moving", ("ce+threshold",)), ("resampling", ("ros", "smote", "rus")))
+    ranking = ("f1", "pr_auc", "mcc")
+    lines = []
+    for label, refs in groups:
+        block = [c for c in comps if c["reference"] in refs and c["metric"] in ranking]
+        if not block:
+            continue
+        better = sum(c["outcome"] == "better" for c in block)
+        worse = sum(c["outcome"] == "worse" for c in block)
+        if better and not worse:
+            word = "weighting beats"
+        elif worse and not better:
+            word = "weighting loses to"
+        elif better and worse:
+            word = "mixed: weighting neither consistently beats nor loses to"
+        else:
+            word = "weighting does not significantly beat (nor lose to)"
+        lines.append(f"**Bottom line, {label}:** {word} {label} on F1, PR-AUC and MCC — {better} significant "
+                     f"wins and {worse} significant losses in {len(block)} (method, reference, metric) "
+                     f"comparisons over {n_datasets} data sets (Wilcoxon, Holm-adjusted per metric).")
+    for metric, what in (("brier", "as trained"), ("brier_corrected", "after prior correction")):
+        block = [c for c in comps if c["reference"] == "ce+threshold" and c["metric"] == metric]
+        if block:
+            worse = sum(c["outcome"] == "worse" for c in block)
+            better = sum(c["outcome"] == "better" for c in block)
+            lines.append(f"**Calibration {what}** (Brier vs plain CE): {worse} of {len(block)} weighting "
+                         f"methods significantly worse, {better} significantly better.")
     return lines

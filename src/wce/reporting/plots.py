@@ -85,7 +85,7 @@ def reliability(units: list, methods: list, path: str) -> None:
                 z = z - np.nan_to_num(r)
             mean_p, frac = _reliability(y, expit(z))
             ax.plot(mean_p, frac, marker="o", ms=3, color=color, lw=1, label=m)
-        ax.set(title="after prior correction (weighted methods)" if corrected else "as trained",
+        ax.set(title="after prior correction (unweighted: unchanged)" if corrected else "as trained (test folds pooled)",
                xlabel="mean predicted probability", ylabel="fraction positive", xlim=(0, 1), ylim=(0, 1))
     axes[0].legend(fontsize=7)
     fig.tight_layout()

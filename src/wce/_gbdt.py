@@ -17,7 +17,10 @@ derived here:
 * **multiclass** (softmax cross-entropy, focal, cost-sensitive): the diagonal
   ``factor · r_i · p_ij (1 - p_ij)`` with ``r_i`` the row's weight:
   ``s_i w_{y_i}`` for cross-entropy (the exact diagonal times ``factor``),
-  ``s_i α_{y_i} (1 - p_{i,y_i})^γ`` for focal, and
+  ``s_i α_{y_i} m(p_{i,y_i})`` with ``m(p) = (1 - p)^γ - γ (1 - p)^{γ-1} p log p``
+  for focal (along the true class the focal gradient is ``m`` times the
+  cross-entropy gradient; scaling the curvature by ``m`` alone, i.e.
+  ``(1 - p)^γ``, lets Newton steps blow up on well-classified rows), and
   ``s_i (w_{y_i} + Σ_{k≠y_i} M_{y_i k})`` for cost-sensitive (every
   ``-log(1 - p_k)`` term counted with the curvature of log-sum-exp, exact on
   its own class). ``factor`` defaults to each library's own softmax objective:
@@ -39,6 +42,7 @@ cost-sensitive losses (whose best constant is not the prior).
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable
 
 import numpy as np
@@ -272,8 +276,6 @@ class Objective:
         return {**self.__dict__, "_cache": None}
 
     def __deepcopy__(self, memo: dict) -> "Objective":
-        import copy
-
         clone = copy.copy(self)
         clone.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
         return clone
@@ -324,17 +326,31 @@ class Objective:
         k = margin.shape[1]
         _, grad = value_and_grad(self.reference, margin, y, sample_weight=sw, reduction="sum",
                                  **self.params)
-        p = softmax(margin)
         row = self._element_weight(y, sw, self._class_weight_vector(k))
+        if self.loss == "cross_entropy":
+            # The reference gradient is r (p - onehot(y)): recover p from it instead of a
+            # second softmax pass (rows of weight 0 have a zero Hessian either way).
+            p = np.divide(grad, row[:, None], out=np.zeros_like(grad), where=row[:, None] > 0)
+            p[np.arange(len(y)), y] += row > 0
+        else:
+            p = softmax(margin)
         if self.loss == "focal":
+            # m(p_t) = (1 - p_t)^γ - γ (1 - p_t)^(γ-1) p_t log p_t: the focal gradient is
+            # m(p_t) times the cross-entropy one along the true class, so m scales its curvature.
+            gamma = self.params["gamma"]
             p_true = p[np.arange(len(y)), y]
-            row = row * pow0(1.0 - p_true, self.params["gamma"])
+            u = 1.0 - p_true
+            with np.errstate(divide="ignore", invalid="ignore"):
+                plogp = np.where(p_true > 0, p_true * np.log(np.maximum(p_true, 1e-300)), 0.0)
+            row = row * (pow0(u, gamma) - gamma * pow0(u, gamma - 1.0) * plogp)
         elif self.loss == "cost_sensitive":
             cost = np.asarray(self.params["cost_matrix"], dtype=np.float64)
             off = (cost * (1.0 - np.eye(k))).sum(axis=1)
             row = row + (off[y] if sw is None else off[y] * sw)
-        hess = (self._factor(k) * row)[:, None] * p * (1.0 - p)
-        return grad, np.maximum(hess, HESSIAN_FLOOR * row[:, None])
+        hess = 1.0 - p  # in place from here on: these are (n, K) arrays every round
+        hess *= p
+        hess *= (self._factor(k) * row)[:, None]
+        return grad, np.maximum(hess, HESSIAN_FLOOR * row[:, None], out=hess)
 
     def value(self, margin: Any, labels: Any, sample_weight: Any = None) -> float:
         """The weighted mean loss ``Σ s_i l_i / Σ s_i w_{y_i}`` (the metric for early stopping)."""

@@ -5,8 +5,8 @@ with pyarrow into /tmp (not committed), then counted by
 
 * ``local``   ``wce.weights.engines.count_file(engine="local")``: pyarrow record
   batches, ``pyarrow.compute.value_counts`` per batch (bounded memory), at the
-  reader's default batch size (2**20 rows) and at ``batch_size=2**16``
-  (``local_batch_64k``);
+  reader's default batch size (2**16 rows) and at ``batch_size=2**20``
+  (``local_batch_1m``);
 * ``dask``    ``count_file(engine="dask")`` on Dask's threaded scheduler;
 * ``spark``   ``count_file(engine="spark")`` on a ``local[N]`` SparkSession
   (session start-up reported separately);
@@ -38,7 +38,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
-METHODS = ("local", "local_batch_64k", "dask", "spark", "pyarrow_value_counts", "pandas_value_counts")
+METHODS = ("local", "local_batch_1m", "dask", "spark", "pyarrow_value_counts", "pandas_value_counts")
 TARGET = "label"
 N_CLASSES = 20
 CHUNK = 1_000_000
@@ -96,10 +96,10 @@ def _counter(method: str, threads: int):
         from wce.weights.engines import count_file
 
         return lambda path: count_file(path, TARGET, engine="local").as_dict()
-    if method == "local_batch_64k":
+    if method == "local_batch_1m":
         from wce.weights.engines import count_file
 
-        return lambda path: count_file(path, TARGET, engine="local", batch_size=1 << 16).as_dict()
+        return lambda path: count_file(path, TARGET, engine="local", batch_size=1 << 20).as_dict()
     if method == "dask":
         import dask
 
@@ -237,35 +237,47 @@ def plot(rows: list[dict], path: str) -> None:
     import numpy as np
 
     sizes = sorted({r["rows"] for r in rows})
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
     width = 0.8 / len(METHODS)
     x = np.arange(len(sizes))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, method in enumerate(METHODS):
         got = {r["rows"]: r for r in rows if r["method"] == method}
         thr = [got[s]["rows_per_s"] / 1e6 if s in got else 0 for s in sizes]
-        mem = [got[s]["peak_rss_mb"] if s in got else 0 for s in sizes]
-        jvm = [got[s]["jvm_peak_rss_mb"] or 0 if s in got else 0 for s in sizes]
-        axes[0].bar(x + i * width, thr, width, label=method)
-        axes[1].bar(x + i * width, mem, width, label=method)
+        extra = [max(got[s]["peak_minus_baseline_mb"], 0.1) if s in got else 0 for s in sizes]
+        jvm = [(got[s]["jvm_peak_rss_mb"] or 0) if s in got else 0 for s in sizes]
+        axes[0].bar(x + i * width, thr, width, label=method, color=colors[i])
+        axes[1].bar(x + i * width, extra, width, label=method, color=colors[i])
         if any(jvm):
-            axes[1].bar(x + i * width, jvm, width, bottom=mem, color="none", edgecolor="k",
-                        hatch="//", label="spark JVM (stacked)")
-    mem_col = [next(r["column_in_memory_mb"] for r in rows if r["rows"] == s) for s in sizes]
-    axes[1].scatter(x + 0.4 - width / 2, mem_col, marker="_", s=2000, color="k",
-                    label="label column in memory (int64)", zorder=3)
-    for ax, title in zip(axes, ("throughput (M rows/s, higher is better)",
-                                "peak RSS of the process (MiB, lower is better)")):
+            axes[1].bar(x + i * width, jvm, width, bottom=extra, color="none", edgecolor=colors[i],
+                        hatch="//", label=f"{method}: JVM (child processes)")
+    for k, s in enumerate(sizes):
+        col = next(r["column_in_memory_mb"] for r in rows if r["rows"] == s)
+        axes[1].hlines(col, k - width / 2, k + 0.8 - width / 2, colors="k", linestyles="--",
+                       label="label column in memory (int64)" if k == 0 else None)
+    titles = ("throughput (M rows/s, higher is better)",
+              "peak RSS above the process after imports and warm-up (MiB, log)")
+    for ax, title in zip(axes, titles):
         ax.set_xticks(x + 0.4 - width / 2, [f"{s / 1e6:g}M rows" for s in sizes])
-        ax.set_title(title)
+        ax.set_title(title, fontsize=10)
     axes[1].set_yscale("log")
-    axes[1].legend(fontsize=7)
-    axes[0].legend(fontsize=7)
-    env = _environment()
-    fig.suptitle(f"Counting a skewed int64 label column in Parquet — {env['cpu_model']}, "
-                 f"{rows[0]['threads']} threads, shared machine (load {env['load_avg_1m_at_start']})",
-                 fontsize=9)
-    fig.tight_layout()
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    env = rows[0]
+    fig.suptitle(f"Counting a skewed int64 label column in Parquet: {env['cpu_model']}, "
+                 f"{env['threads']} threads, shared machine (1-min load {env['load_avg_1m_at_start']}), "
+                 f"median of {env['repeats']}", fontsize=9)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=110)
+
+
+def _number(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return None if text == "" else text
 
 
 def main() -> None:
@@ -276,12 +288,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--out", default=os.path.join(RESULTS, "engines"))
+    parser.add_argument("--replot", action="store_true", help="redraw the PNG from the CSV")
     parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--warmup", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.path, args.repeats, args.threads, args.warmup)))
+        return
+    if args.replot:
+        with open(args.out + ".csv", newline="") as fh:
+            rows = [{k: _number(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+        plot(rows, args.out + ".png")
         return
     env = _environment()
     rows = []

@@ -125,8 +125,8 @@ def test_multilabel_lists_identical_in_all_engines(files, data, spark):
 
 
 def test_trap5_mask_pixels_in_present_identical_in_all_engines(files, data, spark):
-    """Trap 5: masks keep Eigen & Fergus' pixels of the images *containing* each class,
-    nested-list mask columns give the in-memory reference in every engine."""
+    """Trap 5: every engine counts a nested-list mask column like the in-memory reference,
+    including Eigen & Fergus' denominator (pixels of the images *containing* each class)."""
     expected = ClassCounts.from_labels(data["m"], kind="mask", ignore_index=IGNORE)
     results = _all_engines(files["parquet"], "m", spark, kind="mask", ignore_index=IGNORE)
     _assert_identical(results, expected)

@@ -94,7 +94,7 @@ def _array_counts(x, *, kind: str, null: str, classes, ignore_index, scheduler) 
     if x.ndim == 2 and x.shape[1] == 1:
         x = x.reshape(-1)
     if x.ndim == 1:
-        return class_counts(dd.from_dask_array(x), null=null, kind=kind, classes=classes,
+        return class_counts(dd.from_dask_array(x, columns="labels"), null=null, kind=kind, classes=classes,
                             ignore_index=ignore_index, scheduler=scheduler)
     if kind == "auto":
         if x.ndim == 2:

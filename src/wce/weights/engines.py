@@ -211,7 +211,7 @@ def _local_mask_counts(path: str, target: str, *, null: str, classes, ignore_ind
     where = f"Column {target!r} of {path!r}"
     if not path.endswith((".parquet", ".pq")):
         raise ValueError(f"{path!r}: mask columns (a list of pixels per row) need a Parquet file.")
-    pf = pq.ParquetFile(path)
+    pf = pq.ParquetFile(path, pre_buffer=False)  # see count_parquet: bounded memory
     if target not in pf.schema_arrow.names:
         raise ValueError(
             f"Column {target!r} is not in {path!r}. Columns: {', '.join(pf.schema_arrow.names)}."

@@ -56,6 +56,7 @@ def test_compare_across_datasets_gives_ranks_tests_and_verdict(tmp_path, capsys)
     pairs = {(c["method"], c["reference"]) for c in summary["comparisons"]}
     assert pairs == {("wce-balanced", "ce+threshold"), ("wce-balanced", "ros")}
     assert any("vs ce+threshold" in line for line in summary["verdict"])
+    assert summary["verdict"][0].startswith("**Bottom line, plain CE + threshold moving:**")
 
 
 def test_fixed_seed_gives_identical_results_with_one_or_two_workers(tmp_path):

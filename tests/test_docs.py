@@ -10,6 +10,7 @@ top-level module of an optional framework) is skipped, like
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -91,12 +92,12 @@ def test_docstring_hook_turns_rest_into_markdown():
     doc = (
         "Loss, see :func:`weighted_cross_entropy` and :class:`~wce.weights.ClassCounts`.\n\n"
         ".. math::\n\n    \\ell = -w \\log p\n\nExample:\n  >>> f(1)\n  2\n\n"
-        "=== ===\n``a`` b\n=== ===\n\nLike this::\n\n    code()\n"
+        "=== ===\n``a`` b\n=== ===\n\nLike this::\n\n    code()\n\nNotes\n-----\nText.\n"
     )
     expected = (
         "Loss, see `weighted_cross_entropy` and `wce.weights.ClassCounts`.\n\n"
         "$$\n\\ell = -w \\log p\n$$\n\nExample:\n  ```pycon\n  >>> f(1)\n  2\n  ```\n\n"
-        "```text\n=== ===\na b\n=== ===\n```\n\nLike this:\n\n    code()"
+        "```text\n=== ===\na b\n=== ===\n```\n\nLike this:\n\n    code()\n\n**Notes**\nText."
     )
     assert rst(doc) == expected
     assert rst(expected) == expected  # idempotent
@@ -109,6 +110,8 @@ def test_page_code_blocks_run(page, tmp_path, monkeypatch):
         pytest.skip(f"{page.name} has no ```python blocks")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # pages choose a Keras backend with os.environ.setdefault; keep the suite's choice, and restore it
+    monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "torch"))
     namespace: dict = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     for line, source in blocks:
         # pad with blank lines so tracebacks show the line number in the .md file

@@ -10,7 +10,8 @@ docstring before it is parsed:
 - ``.. math::`` + indented block -> ``$$ ... $$`` (rendered by MathJax);
 - ``:func:`x``` and the other roles -> inline code ``x``;
 - reST simple tables -> fenced text blocks (monospace, as written);
-- a paragraph ending in ``::`` -> ``:`` (the indented block after it is code).
+- a paragraph ending in ``::`` -> ``:`` (the indented block after it is code);
+- reST section titles (a line underlined with ``---`` or ``===``) -> bold text.
 
 Used from mkdocs.yml: ``extensions: [docs/hooks/rst_docstrings.py:RstDocstrings]``.
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|obj|exc|ref|py:\w+):`~?([^`]+)`")
 TABLE_RULE = re.compile(r"^\s*=+(\s+=+)+\s*$")
+SETEXT = re.compile(r"^\s*(-{3,}|={3,})\s*$")
 
 
 def _indent(line: str) -> int:
@@ -78,6 +80,11 @@ def rst_to_markdown(text: str) -> str:
             j = min(j, len(lines) - 1)
             out += [f"{pad}```text", *(t.replace("``", "") for t in lines[i: j + 1]), f"{pad}```"]
             i = j + 1
+            continue
+        if SETEXT.match(line) and out and out[-1].strip():
+            # a reST section title ("Reductions" + "----"): bold text, not a page-level heading
+            out[-1] = f"{out[-1][: _indent(out[-1])]}**{out[-1].strip()}**"
+            i += 1
             continue
         line = ROLE.sub(r"`\1`", line)
         if line.rstrip().endswith("::") and not line.strip() == "::":

@@ -97,7 +97,7 @@ def test_docstring_hook_turns_rest_into_markdown():
     expected = (
         "Loss, see `weighted_cross_entropy` and `wce.weights.ClassCounts`.\n\n"
         "$$\n\\ell = -w \\log p\n$$\n\nExample:\n  ```pycon\n  >>> f(1)\n  2\n  ```\n\n"
-        "```text\n=== ===\na b\n=== ===\n```\n\nLike this:\n\n    code()\n\n**Notes**\nText."
+        "```text\n=== ===\n``a`` b\n=== ===\n```\n\nLike this:\n\n    code()\n\n**Notes**\nText."
     )
     assert rst(doc) == expected
     assert rst(expected) == expected  # idempotent

@@ -78,7 +78,7 @@ def rst_to_markdown(text: str) -> str:
                     break
                 j += 1
             j = min(j, len(lines) - 1)
-            out += [f"{pad}```text", *(t.replace("``", "") for t in lines[i: j + 1]), f"{pad}```"]
+            out += [f"{pad}```text", *lines[i: j + 1], f"{pad}```"]  # as written: columns stay aligned
             i = j + 1
             continue
         if SETEXT.match(line) and out and out[-1].strip():

@@ -32,6 +32,10 @@ CASES = [
         class_weight=[1.0, 2.0, 1.0, 3.0], ignore_index=-100)),
     ("logit_adjusted_cross_entropy", False, dict(class_prior=[0.7, 0.2, 0.07, 0.03], tau=1.0,
                                                  class_weight=[1.0, 2.0, 1.0, 3.0])),
+    ("balanced_softmax_cross_entropy", False, dict(samples_per_class=[500, 50, 10, 5],
+                                                   label_smoothing=0.1, ignore_index=-100)),
+    ("ldam_loss", False, dict(samples_per_class=[500, 50, 10, 5], scale=10.0,
+                              class_weight=[1.0, 2.0, 1.0, 3.0])),
     ("binary_cross_entropy", True, dict(pos_weight=9.0)),
     ("binary_cross_entropy", True, dict(alpha=0.8, label_smoothing=0.1, ignore_index=255)),
     ("binary_cross_entropy", True, dict(class_weight=[[1.0, 4.0], [0.5, 2.0], [1.0, 1.0], [2.0, 1.0]])),
@@ -115,8 +119,10 @@ def test_value_and_grad_match_reference_float64(case, x64):
         np.testing.assert_allclose(np.asarray(got_grad), grad, rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.parametrize("case", [CASES[1], CASES[4], CASES[8], CASES[11], CASES[15]],
-                         ids=[IDS[1], IDS[4], IDS[8], IDS[11], IDS[15]])
+JIT_CASES = (1, 4, 8, 11, 13, 17)  # CE with smoothing, focal, cost-sensitive, LDAM, BCE alpha, focal BCE
+
+
+@pytest.mark.parametrize("case", [CASES[i] for i in JIT_CASES], ids=[IDS[i] for i in JIT_CASES])
 def test_jit_and_vmap(case):
     name, binary, options = case
     loss = getattr(wjax, name)

@@ -30,6 +30,7 @@ from . import _validation as V
 from .losses._binary import binary_class_weights
 from .losses._common import EPS, check_from_logits
 from .losses._logit_adjusted import log_prior
+from .losses._long_tail import check_samples_per_class, ldam_margins
 from .weights._schemes import effective_number_weights
 
 
@@ -280,6 +281,41 @@ def logit_adjusted_cross_entropy(
     )
 
 
+def balanced_softmax_cross_entropy(
+    ops, z, targets, *, samples_per_class, class_weight=None, ignore_index=None,
+    label_smoothing=0.0, sample_weight=None, caller="balanced_softmax_cross_entropy",
+) -> Elements:
+    counts = check_samples_per_class(samples_per_class, z.shape[-1], caller=caller)
+    # softmax(z + log n): logit-adjusted CE with tau = 1 and the counts as prior, as in the reference.
+    return logit_adjusted_cross_entropy(
+        ops, z, targets, class_prior=counts, tau=1.0, class_weight=class_weight,
+        ignore_index=ignore_index, label_smoothing=label_smoothing, sample_weight=sample_weight,
+        caller=caller,
+    )
+
+
+def ldam_loss(
+    ops, z, targets, *, samples_per_class, max_margin=0.5, scale=30.0, class_weight=None,
+    ignore_index=None, label_smoothing=0.0, sample_weight=None, caller="ldam_loss",
+) -> Elements:
+    scale = V.check_float(scale, "scale", caller=caller, low=0.0, low_inclusive=False)
+    counts = check_samples_per_class(samples_per_class, z.shape[-1], caller=caller)
+    margins = ldam_margins(counts, max_margin=max_margin, caller=caller)
+    if tuple(targets.shape) != tuple(z.shape[:-1]):
+        raise ValueError(
+            f"Targets of {caller} must be class indices of shape {tuple(z.shape[:-1])}: the margin "
+            f"is subtracted from the true class, which probability targets do not name. "
+            f"Got shape {tuple(targets.shape)} instead."
+        )
+    true_class = ops.cast(ops.equal(ops.expand_dims(ops.cast(targets, "int32"), -1),
+                                    ops.arange(z.shape[-1])), ops.dtype_name(z))
+    shifted = scale * (z - _as(ops, margins, ops.dtype_name(z)) * true_class)
+    return weighted_cross_entropy(
+        ops, shifted, targets, class_weight=class_weight, ignore_index=ignore_index,
+        label_smoothing=label_smoothing, sample_weight=sample_weight, caller=caller,
+    )
+
+
 # ---------------------------------------------------------------------------
 # binary
 # ---------------------------------------------------------------------------
@@ -375,6 +411,7 @@ def binary_focal_loss(
 MULTICLASS = {
     f.__name__: f
     for f in (weighted_cross_entropy, focal_loss, class_balanced_loss,
-              cost_sensitive_cross_entropy, logit_adjusted_cross_entropy)
+              cost_sensitive_cross_entropy, logit_adjusted_cross_entropy,
+              balanced_softmax_cross_entropy, ldam_loss)
 }
 BINARY = {f.__name__: f for f in (binary_cross_entropy, binary_focal_loss)}

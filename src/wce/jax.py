@@ -366,6 +366,73 @@ def logit_adjusted_cross_entropy(
         label_smoothing=label_smoothing, sample_weight=sample_weight))
 
 
+def balanced_softmax_cross_entropy(
+    logits: Any,
+    targets: Any,
+    *,
+    samples_per_class: Any,
+    class_weight: Any = None,
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
+    sample_weight: Any = None,
+    reduction: str = "mean",
+    check: bool = False,
+):
+    r"""Balanced softmax cross-entropy (JAX): CE of ``logits + log(samples_per_class)``.
+
+    .. math:: \ell_i = -\log \frac{n_{y_i}\, e^{z_{i,y_i}}}{\sum_c n_c\, e^{z_{ic}}}
+
+    See :func:`wce.losses.balanced_softmax_cross_entropy`.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from wce.jax import balanced_softmax_cross_entropy
+      >>> round(float(balanced_softmax_cross_entropy(jnp.array([[1.0, 0.0]]), jnp.array([1]),
+      ...                                            samples_per_class=[90, 10])), 4)
+      3.2373
+
+    References:
+      Ren et al., "Balanced Meta-Softmax for Long-Tailed Visual Recognition", NeurIPS 2020.
+    """
+    return _multiclass("balanced_softmax_cross_entropy", logits, targets, reduction, check, dict(
+        samples_per_class=samples_per_class, class_weight=class_weight, ignore_index=ignore_index,
+        label_smoothing=label_smoothing, sample_weight=sample_weight))
+
+
+def ldam_loss(
+    logits: Any,
+    targets: Any,
+    *,
+    samples_per_class: Any,
+    max_margin: float = 0.5,
+    scale: float = 30.0,
+    class_weight: Any = None,
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
+    sample_weight: Any = None,
+    reduction: str = "mean",
+    check: bool = False,
+):
+    r"""LDAM loss (JAX): weighted CE of ``scale * (logits - Δ_y e_y)`` with ``Δ_c ∝ n_c^{-1/4}``.
+
+    Class-index targets only. See :func:`wce.losses.ldam_loss`.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from wce.jax import ldam_loss
+      >>> round(float(ldam_loss(jnp.array([[0.2, 0.1]]), jnp.array([1]), samples_per_class=[100, 1])), 4)
+      18.0
+
+    References:
+      Cao et al., "Learning Imbalanced Datasets with Label-Distribution-Aware Margin Loss",
+      NeurIPS 2019.
+    """
+    return _multiclass("ldam_loss", logits, targets, reduction, check, dict(
+        samples_per_class=samples_per_class, max_margin=max_margin, scale=scale,
+        class_weight=class_weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
+        sample_weight=sample_weight))
+
+
 def adjust_logits(logits: Any, class_prior: Any, *, tau: float = 1.0):
     """Post-hoc logit adjustment ``logits - tau * log(prior)`` on axis 1 (Menon et al. 2021, eq. 10).
 
@@ -385,11 +452,13 @@ def adjust_logits(logits: Any, class_prior: Any, *, tau: float = 1.0):
 
 __all__ = [
     "adjust_logits",
+    "balanced_softmax_cross_entropy",
     "binary_cross_entropy",
     "binary_focal_loss",
     "class_balanced_loss",
     "cost_sensitive_cross_entropy",
     "focal_loss",
+    "ldam_loss",
     "logit_adjusted_cross_entropy",
     "weighted_cross_entropy",
 ]

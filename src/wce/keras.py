@@ -69,11 +69,13 @@ except ModuleNotFoundError as exc:  # Keras defaults to TensorFlow, which may no
     ) from exc
 
 __all__ = [
+    "BalancedSoftmaxCrossEntropy",
     "BinaryCrossEntropy",
     "BinaryFocalLoss",
     "ClassBalancedLoss",
     "CostSensitiveCrossEntropy",
     "FocalLoss",
+    "LDAMLoss",
     "LogitAdjustedCrossEntropy",
     "WeightedCrossEntropy",
     "class_weight_dict",
@@ -310,6 +312,33 @@ class LogitAdjustedCrossEntropy(_Loss):
         super().__init__(reduction, name, dtype, class_prior=class_prior, tau=tau,
                          class_weight=class_weight, ignore_index=ignore_index,
                          label_smoothing=label_smoothing)
+
+
+@_register
+class BalancedSoftmaxCrossEntropy(_Loss):
+    """Balanced softmax (Ren et al., NeurIPS 2020): CE of ``logits + log n_c``; see
+    :func:`wce.losses.balanced_softmax_cross_entropy`."""
+
+    _loss = "balanced_softmax_cross_entropy"
+
+    def __init__(self, *, samples_per_class, class_weight=None, ignore_index=None,
+                 label_smoothing=0.0, reduction="mean", name=None, dtype=None):
+        super().__init__(reduction, name, dtype, samples_per_class=samples_per_class,
+                         class_weight=class_weight, ignore_index=ignore_index,
+                         label_smoothing=label_smoothing)
+
+
+@_register
+class LDAMLoss(_Loss):
+    """LDAM loss (Cao et al., NeurIPS 2019), class-index targets only; see :func:`wce.losses.ldam_loss`."""
+
+    _loss = "ldam_loss"
+
+    def __init__(self, *, samples_per_class, max_margin=0.5, scale=30.0, class_weight=None,
+                 ignore_index=None, label_smoothing=0.0, reduction="mean", name=None, dtype=None):
+        super().__init__(reduction, name, dtype, samples_per_class=samples_per_class,
+                         max_margin=max_margin, scale=scale, class_weight=class_weight,
+                         ignore_index=ignore_index, label_smoothing=label_smoothing)
 
 
 # ---------------------------------------------------------------------------

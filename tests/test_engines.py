@@ -297,3 +297,10 @@ def test_cli_engine_errors_exit_2(files, capsys):
                  "--format", "json"])
     assert code == 2
     assert "missing label(s)" in capsys.readouterr().err
+
+
+def test_local_batch_size_does_not_change_counts(files, data):
+    """Counts from many small record batches equal one pass (class order aside)."""
+    assert count_file(files["parquet"], "y", batch_size=97) == ClassCounts.from_labels(data["y"])
+    expected = ClassCounts.from_labels(data["m"], kind="mask", ignore_index=IGNORE)
+    assert count_file(files["parquet"], "m", kind="mask", ignore_index=IGNORE, batch_size=97) == expected

@@ -309,3 +309,24 @@ def test_binary_focal_matches_optax_sigmoid_focal_loss(optax):
         native = optax.losses.sigmoid_focal_loss(x, y, alpha=alpha, gamma=2.0)
         ours = wjax.binary_focal_loss(x, y, alpha=alpha, gamma=2.0, reduction="none")
         np.testing.assert_allclose(np.asarray(ours), np.asarray(native), rtol=1e-5, atol=1e-6)
+
+
+def test_trap9_numerator_denominator_gives_the_global_mean_across_shards():
+    """Summing (Σ w·l, Σ w) over two shards and dividing once is the mean of the whole batch."""
+    x, y, sw = make_data(False, {}, seed=4)
+    options = dict(class_weight=[1.0, 3.0, 0.5, 2.0], sample_weight=sw)
+    for reduction in ("mean", "mean_per_sample"):
+        parts = [wjax.numerator_denominator(wjax.weighted_cross_entropy, x[s], y[s],
+                                            class_weight=options["class_weight"],
+                                            sample_weight=sw[s], reduction=reduction)
+                 for s in (slice(0, 2), slice(2, None))]
+        numerator = sum(float(p[0]) for p in parts)
+        denominator = sum(float(p[1]) for p in parts)
+        expected = reference.weighted_cross_entropy(x, y, reduction=reduction, **options)
+        np.testing.assert_allclose(numerator / denominator, expected, rtol=1e-6)
+        np.testing.assert_allclose(
+            (numerator, denominator),
+            reference.numerator_denominator(reference.weighted_cross_entropy, x, y,
+                                            reduction=reduction, **options), rtol=1e-6)
+    with pytest.raises(TypeError, match="wce.jax losses"):
+        wjax.numerator_denominator(reference.weighted_cross_entropy, x, y)

@@ -56,6 +56,13 @@ def reduce(ops, el: Elements, reduction: str):
     return ops.where(positive, numerator / ops.where(positive, denominator, 1.0), 0.0)
 
 
+def numerator_denominator(ops, el: Elements, reduction: str):
+    """``(Σ w·l, denominator)``: the two sums a global mean all-reduces separately (TRAPS 9)."""
+    if reduction in ("none", "sum"):
+        return ops.sum(el.weighted_loss), ops.ones((), dtype=ops.dtype_name(el.weighted_loss))
+    return ops.sum(el.weighted_loss), ops.sum(el.weight if reduction == "mean" else el.valid)
+
+
 def compute_dtype(ops, x) -> str:
     """float64 stays float64; everything else (float16, bfloat16, ints) is computed in float32 (TRAPS 11)."""
     return "float64" if ops.dtype_name(x) == "float64" else "float32"

@@ -84,29 +84,50 @@ def _scores(x, name: str, caller: str):
     return x
 
 
-def _multiclass(name: str, logits, targets, reduction: str, check: bool, options: dict):
-    reduction = V.check_reduction(reduction, caller=name)
+def _elements(name: str, logits, targets, check: bool, options: dict) -> A.Elements:
     if check:
         _check_with_reference(name, (logits, targets), options)
     z = _scores(logits, "logits", name)
+    z_compute = z.astype(A.compute_dtype(OPS, z))
+    if name in A.BINARY:
+        return A.BINARY[name](OPS, z_compute, jnp.asarray(targets), **options)
     if z.ndim < 2:
         raise ValueError(
             f"The 'logits' parameter of {name} must have shape (N, C) or (N, C, d1, ...). "
             f"Got shape {z.shape} instead. For a single binary output use binary_cross_entropy."
         )
     # The class axis moves last, where the shared math expects it; 'none' keeps (N, d1, ...).
-    moved = jnp.moveaxis(z.astype(A.compute_dtype(OPS, z)), 1, -1)
-    elements = A.MULTICLASS[name](OPS, moved, jnp.asarray(targets), **options)
-    return A.reduce(OPS, elements, reduction).astype(z.dtype)
+    moved = jnp.moveaxis(z_compute, 1, -1)
+    return A.MULTICLASS[name](OPS, moved, jnp.asarray(targets), **options)
 
 
-def _binary(name: str, logits, targets, reduction: str, check: bool, options: dict):
+def _loss(name: str, logits, targets, reduction: str, check: bool, options: dict):
     reduction = V.check_reduction(reduction, caller=name)
-    if check:
-        _check_with_reference(name, (logits, targets), options)
-    x = _scores(logits, "logits", name)
-    elements = A.BINARY[name](OPS, x.astype(A.compute_dtype(OPS, x)), jnp.asarray(targets), **options)
-    return A.reduce(OPS, elements, reduction).astype(x.dtype)
+    elements = _elements(name, logits, targets, check, options)
+    return A.reduce(OPS, elements, reduction).astype(jnp.asarray(logits).dtype)
+
+
+def numerator_denominator(loss, logits: Any, targets: Any, *, reduction: str = "mean",
+                          check: bool = False, **options: Any):
+    """``(Σ w·l, denominator)`` of a :mod:`wce.jax` loss, for a global weighted mean (TRAPS 9).
+
+    Averaging per-device or per-micro-batch means is not the mean of the whole
+    batch. Sum the two parts across devices (``jax.lax.psum``) or micro-batches
+    and divide once; a zero denominator means a loss of 0.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from wce import jax as wjax
+      >>> num, den = wjax.numerator_denominator(wjax.weighted_cross_entropy, jnp.zeros((2, 2)),
+      ...                                       jnp.array([0, 1]), class_weight=[1.0, 3.0])
+      >>> float(den)
+      4.0
+    """
+    name = getattr(loss, "__name__", None)
+    if name not in A.MULTICLASS and name not in A.BINARY or globals().get(name) is not loss:
+        raise TypeError(f"numerator_denominator expects one of the wce.jax losses. Got {loss!r}.")
+    reduction = V.check_reduction(reduction, caller=name)
+    return A.numerator_denominator(OPS, _elements(name, logits, targets, check, options), reduction)
 
 
 def weighted_cross_entropy(
@@ -149,7 +170,7 @@ def weighted_cross_entropy(
     References:
       King & Zeng 2001; ``optax.losses.softmax_cross_entropy_with_integer_labels``.
     """
-    return _multiclass("weighted_cross_entropy", logits, targets, reduction, check, dict(
+    return _loss("weighted_cross_entropy", logits, targets, reduction, check, dict(
         class_weight=class_weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
         sample_weight=sample_weight, from_logits=from_logits))
 
@@ -193,7 +214,7 @@ def binary_cross_entropy(
       ``optax.losses.sigmoid_binary_cross_entropy``; TensorFlow
       ``weighted_cross_entropy_with_logits``.
     """
-    return _binary("binary_cross_entropy", logits, targets, reduction, check, dict(
+    return _loss("binary_cross_entropy", logits, targets, reduction, check, dict(
         class_weight=class_weight, alpha=alpha, pos_weight=pos_weight, sample_weight=sample_weight,
         ignore_index=ignore_index, label_smoothing=label_smoothing, from_logits=from_logits))
 
@@ -227,7 +248,7 @@ def focal_loss(
     References:
       Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017.
     """
-    return _multiclass("focal_loss", logits, targets, reduction, check, dict(
+    return _loss("focal_loss", logits, targets, reduction, check, dict(
         gamma=gamma, alpha=alpha, ignore_index=ignore_index, label_smoothing=label_smoothing,
         sample_weight=sample_weight))
 
@@ -261,7 +282,7 @@ def binary_focal_loss(
     References:
       Lin et al., ICCV 2017; ``optax.losses.sigmoid_focal_loss``.
     """
-    return _binary("binary_focal_loss", logits, targets, reduction, check, dict(
+    return _loss("binary_focal_loss", logits, targets, reduction, check, dict(
         gamma=gamma, alpha=alpha, class_weight=class_weight, pos_weight=pos_weight,
         sample_weight=sample_weight, ignore_index=ignore_index))
 
@@ -294,7 +315,7 @@ def class_balanced_loss(
     References:
       Cui et al., "Class-Balanced Loss Based on Effective Number of Samples", CVPR 2019.
     """
-    return _multiclass("class_balanced_loss", logits, targets, reduction, check, dict(
+    return _loss("class_balanced_loss", logits, targets, reduction, check, dict(
         samples_per_class=samples_per_class, beta=beta, loss_type=loss_type, gamma=gamma,
         ignore_index=ignore_index, sample_weight=sample_weight))
 
@@ -329,7 +350,7 @@ def cost_sensitive_cross_entropy(
     References:
       Ho & Wookey, IEEE Access 2020.
     """
-    return _multiclass("cost_sensitive_cross_entropy", logits, targets, reduction, check, dict(
+    return _loss("cost_sensitive_cross_entropy", logits, targets, reduction, check, dict(
         cost_matrix=cost_matrix, class_weight=class_weight, ignore_index=ignore_index,
         sample_weight=sample_weight))
 
@@ -361,7 +382,7 @@ def logit_adjusted_cross_entropy(
     References:
       Menon et al., "Long-Tail Learning via Logit Adjustment", ICLR 2021.
     """
-    return _multiclass("logit_adjusted_cross_entropy", logits, targets, reduction, check, dict(
+    return _loss("logit_adjusted_cross_entropy", logits, targets, reduction, check, dict(
         class_prior=class_prior, tau=tau, class_weight=class_weight, ignore_index=ignore_index,
         label_smoothing=label_smoothing, sample_weight=sample_weight))
 
@@ -394,7 +415,7 @@ def balanced_softmax_cross_entropy(
     References:
       Ren et al., "Balanced Meta-Softmax for Long-Tailed Visual Recognition", NeurIPS 2020.
     """
-    return _multiclass("balanced_softmax_cross_entropy", logits, targets, reduction, check, dict(
+    return _loss("balanced_softmax_cross_entropy", logits, targets, reduction, check, dict(
         samples_per_class=samples_per_class, class_weight=class_weight, ignore_index=ignore_index,
         label_smoothing=label_smoothing, sample_weight=sample_weight))
 
@@ -427,7 +448,7 @@ def ldam_loss(
       Cao et al., "Learning Imbalanced Datasets with Label-Distribution-Aware Margin Loss",
       NeurIPS 2019.
     """
-    return _multiclass("ldam_loss", logits, targets, reduction, check, dict(
+    return _loss("ldam_loss", logits, targets, reduction, check, dict(
         samples_per_class=samples_per_class, max_margin=max_margin, scale=scale,
         class_weight=class_weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
         sample_weight=sample_weight))
@@ -460,5 +481,6 @@ __all__ = [
     "focal_loss",
     "ldam_loss",
     "logit_adjusted_cross_entropy",
+    "numerator_denominator",
     "weighted_cross_entropy",
 ]

@@ -244,6 +244,18 @@ def test_loss_bad_input_messages():
         WeightedLossTrainer(model=tiny_bert())
 
 
+def test_weighted_loss_trainer_refuses_accumulation_on_trainers_without_the_scaling_flag(
+        dataset, tmp_path, monkeypatch):
+    """On an older Trainer the global loss would be divided by the accumulation steps again."""
+    import wce.huggingface as hf
+
+    monkeypatch.setattr(hf, "_TRAINER_KNOWS_SCALED_LOSS", False)
+    with pytest.raises(ValueError, match="needs a transformers Trainer with 'loss_is_scaled_for_ga'"):
+        WeightedLossTrainer(model=tiny_bert(), class_weight=[1.0, 2.0, 3.0],
+                            args=training_args(tmp_path, gradient_accumulation_steps=2))
+    WeightedLossTrainer(model=tiny_bert(), class_weight=[1.0, 2.0, 3.0], args=training_args(tmp_path))
+
+
 def test_weighted_loss_trainer_without_labels_says_so(dataset, tmp_path):
     ds, _ = dataset
     trainer = WeightedLossTrainer(model=tiny_bert(), class_weight=[1.0, 2.0, 3.0],

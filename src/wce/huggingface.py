@@ -36,6 +36,9 @@ transformers = require("transformers", purpose="wce.huggingface")
 from . import torch as wt  # noqa: E402  (after require: a clear error if torch is missing)
 
 REDUCTIONS = ("mean", "mean_per_sample", "sum")
+# Newer Trainers ask `loss_is_scaled_for_ga` whether compute_loss already normalised over the
+# accumulated batch; older ones decide from other flags, in ways that changed between versions.
+_TRAINER_KNOWS_SCALED_LOSS = hasattr(transformers.Trainer, "loss_is_scaled_for_ga")
 IGNORE_INDEX = -100  # the label value Transformers models ignore
 
 
@@ -206,6 +209,10 @@ class WeightedLossTrainer(transformers.Trainer):
     that denominator (TRAPS 9). ``reduction="mean_per_sample"`` divides by the
     number of labelled items instead. Evaluation uses each batch's own
     denominator.
+
+    Gradient accumulation needs a Trainer that has ``loss_is_scaled_for_ga``
+    (transformers 5.24 has it); with an older one the constructor refuses
+    ``gradient_accumulation_steps > 1`` rather than scale the loss twice.
     """
 
     loss_is_scaled_for_ga = True  # each micro-batch is divided by the step's total
@@ -218,6 +225,13 @@ class WeightedLossTrainer(transformers.Trainer):
         self._item_counter = _criterion(None, 0.0, "sum")
         self._step_denominator = None
         super().__init__(*args, **kwargs)
+        if not _TRAINER_KNOWS_SCALED_LOSS and self.args.gradient_accumulation_steps > 1:
+            raise ValueError(
+                f"WeightedLossTrainer needs a transformers Trainer with 'loss_is_scaled_for_ga' for "
+                f"gradient accumulation (this is transformers {transformers.__version__}, whose "
+                "Trainer would divide the already global loss by the accumulation steps again). "
+                "Upgrade transformers, or use gradient_accumulation_steps=1."
+            )
 
     def get_batch_samples(self, *args: Any, **kwargs: Any):
         batch_samples, num_items_in_batch = super().get_batch_samples(*args, **kwargs)

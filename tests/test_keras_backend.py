@@ -5,6 +5,7 @@ TensorFlow is not installed, so the TensorFlow backend is not tested.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -347,3 +348,18 @@ def test_sample_weights_kinds_and_errors():
         wk.sample_weights(np.ones((2, 3)), [1.0, 2.0, 3.0], kind="multilabel")
     with pytest.raises(ValueError, match="'kind' parameter"):
         wk.sample_weights(np.ones(2, dtype=int), [1.0, 2.0], kind="khot")
+
+
+def test_missing_tensorflow_backend_gives_a_clear_import_error():
+    """Keras defaults to TensorFlow; without it, importing wce.keras says how to pick a backend."""
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("TensorFlow is installed")
+    result = subprocess.run(
+        [sys.executable, "-c", "import wce.keras"], capture_output=True, text=True,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"}, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "KERAS_BACKEND" in result.stderr and "TensorFlow backend" in result.stderr

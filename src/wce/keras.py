@@ -59,14 +59,16 @@ from ._optional import require
 
 try:
     keras = require("keras")
-except ModuleNotFoundError as exc:  # Keras defaults to TensorFlow, which may not be installed.
-    if exc.name != "tensorflow":
+except ImportError as exc:  # Keras defaults to TensorFlow, which may not be installed.
+    cause = exc.__cause__
+    if not (isinstance(cause, ModuleNotFoundError) and cause.name == "tensorflow"):
         raise
     raise ImportError(
-        "Keras is configured for the TensorFlow backend, which is not installed. Choose an "
-        "installed backend before importing keras, e.g. os.environ['KERAS_BACKEND'] = 'torch' "
-        "(or 'jax')."
-    ) from exc
+        "Keras is installed but configured for the TensorFlow backend, which is not installed. "
+        "Choose an installed backend before Keras is first imported, e.g. "
+        "os.environ['KERAS_BACKEND'] = 'torch' (or 'jax'), or set \"backend\" in "
+        "~/.keras/keras.json."
+    ) from cause
 
 __all__ = [
     "BalancedSoftmaxCrossEntropy",

@@ -351,6 +351,12 @@ def test_validation_messages():
         wt.class_balanced_loss(x, torch.tensor([0, 1, 2]), samples_per_class=[5, 0, 3, 1])
     with pytest.raises(ValueError, match=r"cost_matrix.*\(4, 4\)"):
         wt.cost_sensitive_cross_entropy(x, torch.tensor([0, 1, 2]), cost_matrix=np.ones((3, 3)))
+    with pytest.raises(ValueError, match=r"'class_weight' parameter of focal_loss.*\(4\)"):
+        wt.FocalLoss(alpha=torch.ones(3))(x, torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"'samples_per_class' parameter.*\(4\)"):
+        wt.class_balanced_loss(x, torch.tensor([0, 1, 2]), samples_per_class=[5, 3, 1])
+    with pytest.raises(TypeError, match="'logits' parameter of focal_loss must be a torch.Tensor"):
+        wt.focal_loss(np.zeros((3, 4)), torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="from_logits=False"):
         wt.weighted_cross_entropy(x + 2.0, torch.tensor([0, 1, 2]), from_logits=False)
 
@@ -435,7 +441,7 @@ def test_torch_compile_module_matches_eager():
     """torch.compile on CPU (kept tiny; the compile itself takes a few seconds)."""
     torch._dynamo.reset()
     loss = wt.WeightedCrossEntropyLoss(class_weight=torch.tensor([1.0, 2.0, 0.5]),
-                                       ignore_index=-1, label_smoothing=0.1)
+                                       ignore_index=-1)
     compiled = torch.compile(loss)
     x = torch.randn(8, 3, requires_grad=True)
     y = torch.tensor([0, 1, 2, -1, 1, 0, 2, 2])

@@ -34,7 +34,7 @@ Differences from PyTorch's native losses, all deliberate and tested:
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -214,7 +214,6 @@ def _sample_weight(sample_weight, shape, z, caller: str):
     if not torch.is_tensor(sample_weight):
         sample_weight = torch.as_tensor(np.asarray(sample_weight, dtype=np.float64))
     try:
-        torch.broadcast_shapes(tuple(sample_weight.shape), tuple(shape))
         ok = torch.broadcast_shapes(tuple(sample_weight.shape), tuple(shape)) == tuple(shape)
     except RuntimeError:
         ok = False
@@ -440,8 +439,10 @@ def _probs_cross_entropy(p, targets, cw, *, ignore_index, label_smoothing, sampl
 
 
 def _focal(x, targets, cw, *, gamma, ignore_index, label_smoothing, sample_weight, reduction,
-           denominator, caller):
+           denominator, caller, name="class_weight"):
     z = _compute(x, "logits", caller)
+    if z.dim() >= 2:
+        _check_classes(cw, z, caller, name)
     a, _, _, weight, valid = _dense_multiclass(
         z, targets, _like(cw, z), ignore_index=ignore_index, label_smoothing=label_smoothing,
         sample_weight=sample_weight, caller=caller)
@@ -708,7 +709,6 @@ def focal_loss(logits, targets, *, gamma=2.0, alpha=None, ignore_index=None, lab
     caller = "focal_loss"
     reduction = _check_reduction(reduction, caller)
     cw = _focal_alpha(alpha, caller)
-    _check_classes(cw, logits if logits.dim() >= 2 else logits.view(1, -1), caller)
     return _focal(logits, targets, cw, gamma=_check_gamma(gamma, caller),
                   ignore_index=ignore_index,
                   label_smoothing=V.check_float(label_smoothing, "label_smoothing",
@@ -791,15 +791,16 @@ def class_balanced_loss(logits, targets, *, samples_per_class, beta=0.9999, loss
 
 def _class_balanced(logits, targets, cw, *, loss_type, gamma, ignore_index, sample_weight,
                     reduction, denominator, caller):
-    _check_classes(cw, _compute(logits, "logits", caller).view(logits.shape[0], -1)
-                   if logits.dim() < 2 else logits, caller, name="samples_per_class")
+    z = _compute(logits, "logits", caller)
+    if z.dim() >= 2:
+        _check_classes(cw, z, caller, name="samples_per_class")
     if loss_type == "softmax":
         return _cross_entropy(logits, targets, cw, ignore_index=ignore_index, label_smoothing=0.0,
                               sample_weight=sample_weight, from_logits=True, reduction=reduction,
                               denominator=denominator, caller=caller)
     return _focal(logits, targets, cw, gamma=gamma, ignore_index=ignore_index,
                   label_smoothing=0.0, sample_weight=sample_weight, reduction=reduction,
-                  denominator=denominator, caller=caller)
+                  denominator=denominator, caller=caller, name="samples_per_class")
 
 
 def _cost_matrix(cost_matrix, caller, dtype=torch.float64):
@@ -1017,7 +1018,6 @@ class FocalLoss(_MulticlassLoss):
                                              caller=self.caller, low=0.0, high=1.0)
 
     def forward(self, input, target, sample_weight=None, denominator=None):
-        _check_classes(self.class_weight, input, self.caller)
         return _focal(input, target, self.class_weight, gamma=self.gamma,
                       ignore_index=self.ignore_index, label_smoothing=self.label_smoothing,
                       sample_weight=sample_weight, reduction=self.reduction,

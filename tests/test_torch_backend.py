@@ -357,6 +357,10 @@ def test_validation_messages():
         wt.class_balanced_loss(x, torch.tensor([0, 1, 2]), samples_per_class=[5, 3, 1])
     with pytest.raises(TypeError, match="'logits' parameter of focal_loss must be a torch.Tensor"):
         wt.focal_loss(np.zeros((3, 4)), torch.tensor([0, 1, 2]))
+    with pytest.raises(TypeError, match="'ignore_index' parameter of weighted_cross_entropy must be an int"):
+        wt.weighted_cross_entropy(x, torch.tensor([0, 1, 2]), ignore_index=1.5)
+    with pytest.raises(TypeError, match="'ignore_index' parameter of focal_loss must be an int"):
+        wt.FocalLoss(ignore_index="void")(x, torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="from_logits=False"):
         wt.weighted_cross_entropy(x + 2.0, torch.tensor([0, 1, 2]), from_logits=False)
 
@@ -530,3 +534,14 @@ def test_class_counts_from_torch_dataloader():
     w = torch.as_tensor(class_weights(counts), dtype=torch.float32)
     loss = wt.WeightedCrossEntropyLoss(class_weight=w)
     assert torch.isfinite(loss(torch.randn(4, 3), torch.tensor([0, 1, 2, 1])))
+
+
+def test_import_without_torch_names_the_extra(tmp_path):
+    """wce.torch raises an ImportError naming pip install 'wce[torch]' when torch is missing."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "try:\n    import wce.torch\nexcept ImportError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'wce[torch]'" in out.stdout

@@ -164,6 +164,7 @@ def chunked_weighted_cross_entropy(hidden, classifier_weight, targets, *, bias=N
     reduction = _check_reduction(reduction, caller)
     chunk_size = V.check_positive_int(chunk_size, "chunk_size", caller=caller)
     eps = V.check_float(label_smoothing, "label_smoothing", caller=caller, low=0.0, high=1.0)
+    ignore_index = V.check_ignore_index(ignore_index, caller=caller)
     for name, value in (("hidden", hidden), ("classifier_weight", classifier_weight)):
         if not torch.is_tensor(value) or not value.is_floating_point():
             raise TypeError(f"The '{name}' parameter of {caller} must be a floating-point "

@@ -319,6 +319,7 @@ def _pow0(u, exponent: float):
 
 def _dense_multiclass(z, targets, cw, *, ignore_index, label_smoothing, sample_weight, caller):
     """(a, q, weight, valid): a[n, c] = s·w_c·q'_c (layout of z), q unsmoothed targets."""
+    ignore_index = V.check_ignore_index(ignore_index, caller=caller)
     C = z.shape[1]
     if _is_soft(z, targets, caller):
         q = _soft_targets(z, targets, ignore_index, caller)
@@ -348,6 +349,7 @@ def _cross_entropy(x, targets, cw, *, ignore_index, label_smoothing, sample_weig
                    reduction, denominator, caller):
     z = _compute(x, "logits" if from_logits else "probs", caller)
     soft = _is_soft(z, targets, caller, "logits" if from_logits else "probs")
+    ignore_index = V.check_ignore_index(ignore_index, caller=caller)
     C = z.shape[1]
     if cw is not None and cw.shape[0] != C:
         V.check_class_weight(_host(cw), C, caller=caller)

@@ -191,6 +191,13 @@ def test_trap6_probability_targets_mean_divides_by_total_weight_not_n():
     torch.testing.assert_close(
         wt.weighted_cross_entropy(x, q, class_weight=w),
         F.cross_entropy(x, q, weight=w, reduction="sum") / (q * w).sum(), rtol=1e-6, atol=1e-6)
+    # with label smoothing too: same numerator as PyTorch, the weight from the unsmoothed q
+    torch.testing.assert_close(
+        wt.weighted_cross_entropy(x, q, class_weight=w, label_smoothing=0.2, reduction="sum"),
+        F.cross_entropy(x, q, weight=w, label_smoothing=0.2, reduction="sum"), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        wt.weighted_cross_entropy(x, q, class_weight=w, label_smoothing=0.2, reduction="none"),
+        F.cross_entropy(x, q, weight=w, label_smoothing=0.2, reduction="none"), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["weighted_cross_entropy", "focal_loss",
@@ -454,6 +461,13 @@ def test_torch_compile_module_matches_eager():
     out = compiled(x, y)
     (gc,) = torch.autograd.grad(out, x)
     torch.testing.assert_close(out, eager)
+    torch.testing.assert_close(gc, ge)
+    bce = wt.BinaryCrossEntropyLoss(pos_weight=torch.tensor([3.0, 0.5]))
+    z, t = torch.randn(6, 2, requires_grad=True), torch.randint(0, 2, (6, 2)).float()
+    (ge,) = torch.autograd.grad(bce(z, t), z)
+    out = torch.compile(bce)(z, t)
+    (gc,) = torch.autograd.grad(out, z)
+    torch.testing.assert_close(out, bce(z, t))
     torch.testing.assert_close(gc, ge)
 
 

@@ -233,7 +233,9 @@ def focal_loss(
 ):
     r"""Multiclass (softmax) focal loss (JAX).
 
-    .. math:: \ell_i = -\,s_i \sum_c \alpha_c\, q'_{ic}\,(1 - p_{ic})^{\gamma} \log p_{ic}
+    .. math::
+
+        \ell_i = -\,s_i \sum_c \alpha_c\, q'_{ic}\,(1 - p_{ic})^{\gamma} \log p_{ic}
 
     ``alpha`` is a per-class vector (a scalar is refused, TRAPS 12); ``1 - p``
     is computed in log space so confident logits stay finite. See
@@ -268,7 +270,9 @@ def binary_focal_loss(
 ):
     r"""Binary (sigmoid) focal loss (JAX), torchvision's formula.
 
-    .. math:: \ell_i = s_i\,w_{t,i}\,(1 - p_{t,i})^{\gamma}\,\mathrm{BCE}(z_i, y_i)
+    .. math::
+
+        \ell_i = s_i\,w_{t,i}\,(1 - p_{t,i})^{\gamma}\,\mathrm{BCE}(z_i, y_i)
 
     ``alpha`` in [0, 1] gives ``w_+ = alpha, w_- = 1 - alpha`` (TRAPS 12). See
     :func:`wce.losses.binary_focal_loss`.
@@ -401,7 +405,9 @@ def balanced_softmax_cross_entropy(
 ):
     r"""Balanced softmax cross-entropy (JAX): CE of ``logits + log(samples_per_class)``.
 
-    .. math:: \ell_i = -\log \frac{n_{y_i}\, e^{z_{i,y_i}}}{\sum_c n_c\, e^{z_{ic}}}
+    .. math::
+
+        \ell_i = -\log \frac{n_{y_i}\, e^{z_{i,y_i}}}{\sum_c n_c\, e^{z_{ic}}}
 
     See :func:`wce.losses.balanced_softmax_cross_entropy`.
 

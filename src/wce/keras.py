@@ -167,7 +167,7 @@ class _Loss(keras.losses.Loss):
         return keras.ops.cast(A.reduce(OPS, elements, self.reduction), self.dtype)
 
     def get_config(self):
-        return {"name": self.name, "reduction": self.reduction, **self.options}
+        return {"name": self.name, "reduction": self.reduction, "dtype": self.dtype, **self.options}
 
 
 def _align_targets(y_true, y_pred, binary: bool):
@@ -198,7 +198,11 @@ _register = keras.saving.register_keras_serializable(package="wce")
 
 @_register
 class WeightedCrossEntropy(_Loss):
-    """Weighted multiclass cross-entropy; see :func:`wce.losses.weighted_cross_entropy` for the formula.
+    r"""Weighted multiclass cross-entropy; see :func:`wce.losses.weighted_cross_entropy`.
+
+    .. math::
+
+        \ell_i = -\,s_i \sum_c w_c\, q'_{ic} \log p_{ic},\qquad \text{weight}_i = s_i \sum_c w_c q_{ic}
 
     ``y_pred``: ``(N, ..., C)`` logits (or probabilities with ``from_logits=False``);
     ``y_true``: class indices ``(N, ...)`` / ``(N, ..., 1)`` or probabilities ``(N, ..., C)``.
@@ -224,11 +228,28 @@ class WeightedCrossEntropy(_Loss):
 
 @_register
 class BinaryCrossEntropy(_Loss):
-    """Weighted binary cross-entropy with ``class_weight=(w_neg, w_pos)``, ``alpha`` in [0, 1] or ``pos_weight``.
+    r"""Weighted binary cross-entropy with ``class_weight=(w_neg, w_pos)``, ``alpha`` in [0, 1] or ``pos_weight``.
+
+    .. math::
+
+        \ell_i = -\,s_i\,[\,w_+\, y'_i \log p_i + w_-\,(1 - y'_i) \log(1 - p_i)\,]
+
+    ``y_pred`` and ``y_true`` have the same shape (``(N,)`` targets for ``(N, 1)`` scores are
+    accepted).
 
     ``alpha`` above 1 is refused (TRAPS 1): use ``pos_weight=n_neg/n_pos``. Per-label
     weights for multi-label ``(N, L)`` targets go on the last axis. See
     :func:`wce.losses.binary_cross_entropy`.
+
+    Example:
+      >>> import os; os.environ.setdefault("KERAS_BACKEND", "torch")  # doctest: +ELLIPSIS
+      '...'
+      >>> import numpy as np, wce.keras
+      >>> loss = wce.keras.BinaryCrossEntropy(pos_weight=9.0, from_logits=False,
+      ...                                     reduction="mean_per_sample")
+      >>> y = np.array([1, 0, 1, 0, 1]); p = np.array([0.8, 0.2, 0.6, 0.9, 0.95], dtype="float32")
+      >>> round(float(loss(y, p)), 4)
+      1.9186
 
     Reference: ``tf.nn.weighted_cross_entropy_with_logits``; ``keras.losses.BinaryCrossentropy``.
     """
@@ -245,7 +266,11 @@ class BinaryCrossEntropy(_Loss):
 
 @_register
 class FocalLoss(_Loss):
-    """Multiclass (softmax) focal loss with a per-class ``alpha`` vector; see :func:`wce.losses.focal_loss`.
+    r"""Multiclass (softmax) focal loss with a per-class ``alpha`` vector; see :func:`wce.losses.focal_loss`.
+
+    .. math::
+
+        \ell_i = -\,s_i \sum_c \alpha_c\, q'_{ic}\,(1 - p_{ic})^{\gamma} \log p_{ic}
 
     Reference: Lin et al., ICCV 2017.
     """
@@ -260,7 +285,11 @@ class FocalLoss(_Loss):
 
 @_register
 class BinaryFocalLoss(_Loss):
-    """Binary (sigmoid) focal loss, torchvision's formula; see :func:`wce.losses.binary_focal_loss`.
+    r"""Binary (sigmoid) focal loss, torchvision's formula; see :func:`wce.losses.binary_focal_loss`.
+
+    .. math::
+
+        \ell_i = s_i\,w_{t,i}\,(1 - p_{t,i})^{\gamma}\,\mathrm{BCE}(z_i, y_i)
 
     Unlike ``keras.losses.BinaryFocalCrossentropy``, ``alpha`` is applied whenever it is
     given (Keras ignores it unless ``apply_class_balancing=True``, TRAPS 12).

@@ -263,3 +263,12 @@ def test_weighted_loss_trainer_without_labels_says_so(dataset, tmp_path):
                                   args=training_args(tmp_path, remove_unused_columns=False))
     with pytest.raises(ValueError, match="needs the labels in a 'labels' column"):
         trainer.train()
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import wce.huggingface
+
+    result = doctest.testmod(wce.huggingface, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -184,3 +184,12 @@ def test_estimator_conventions_targets_features_and_sparse_input(data):
     np.testing.assert_allclose(ClassWeightedClassifier(LogisticRegression()).fit(sparse.csr_matrix(X), y)
                                .predict_proba(X), clf.predict_proba(X), atol=1e-6)
     assert not ClassWeightedClassifier(GradientBoostingClassifier()).__sklearn_tags__().input_tags.allow_nan
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import wce.sklearn
+
+    result = doctest.testmod(wce.sklearn, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -330,3 +330,9 @@ def test_trap9_numerator_denominator_gives_the_global_mean_across_shards():
                                             reduction=reduction, **options), rtol=1e-6)
     with pytest.raises(TypeError, match="wce.jax losses"):
         wjax.numerator_denominator(reference.weighted_cross_entropy, x, y)
+
+
+def test_ignore_index_must_be_an_int_like_the_core():
+    x, y, _ = make_data(False, {})
+    with pytest.raises(TypeError, match="'ignore_index' parameter of weighted_cross_entropy"):
+        wjax.weighted_cross_entropy(x, y, ignore_index=1.5)

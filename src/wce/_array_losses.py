@@ -159,6 +159,7 @@ def _prepare_multiclass(
     dtype = ops.dtype_name(z)
     n_classes = z.shape[-1]
     label_smoothing = V.check_float(label_smoothing, "label_smoothing", caller=caller, low=0.0, high=1.0)
+    ignore_index = V.check_ignore_index(ignore_index, caller=caller)
     cw = _class_weight(ops, class_weight, n_classes, dtype, caller)
     probability = check_multiclass_shapes(tuple(z.shape), tuple(targets.shape), caller=caller,
                                           ignore_index=ignore_index)

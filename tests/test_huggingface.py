@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
+pytest.importorskip("accelerate")  # Trainer needs it
 datasets = pytest.importorskip("datasets")
 
 from transformers import (BertConfig, BertForSequenceClassification,  # noqa: E402

@@ -157,7 +157,12 @@ def main() -> None:
     parser.add_argument("--append", action="store_true",
                         help="add to the rows already in --out (e.g. another row count)")
     parser.add_argument("--out", default=str(RESULTS / "gbdt.csv"))
+    parser.add_argument("--plot-only", action="store_true", help="redraw the PNG from --out")
     args = parser.parse_args()
+    if args.plot_only:
+        with Path(args.out).open(newline="") as fh:
+            plot(list(csv.DictReader(fh)), Path(args.out).with_suffix(".png"))
+        return
 
     rows = []
     for classes in (int(c) for c in args.tasks.split(",")):
@@ -233,7 +238,7 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_title(f"wce custom objective vs built-in: {r0['features']} features, "
                  f"{r0['rounds']} rounds, {r0['threads']} threads, ratio = custom / built-in\n"
                  f"{r0['cpu']} (shared machine: noisy)", fontsize=9)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

@@ -70,6 +70,20 @@ def test_class_weights_from_iterable_dataset_and_plain_int_column(dataset):
                                class_weights(labels, normalize="mean_one"), rtol=1e-12)
 
 
+def test_class_weights_from_token_classification_column_skips_ignored_labels():
+    rows = [[-100, 0, 0, 1, -100], [-100, 2, 0, -100], [-100, 0, 1, 1, 0, -100]]
+    ds = datasets.Dataset.from_dict({"labels": rows}).cast_column(
+        "labels", datasets.List(datasets.ClassLabel(num_classes=4)) if hasattr(datasets, "List")
+        else datasets.Sequence(datasets.ClassLabel(num_classes=4)))
+    flat = np.array([x for row in rows for x in row if x != -100])
+    np.testing.assert_allclose(
+        class_weights_from_dataset(ds, column="labels", batch_size=2, zero_count="zero"),
+        class_weights(flat, classes=(0, 1, 2, 3), zero_count="zero"), rtol=1e-12)
+    with pytest.raises(ValueError, match="missing values"):
+        class_weights_from_dataset(datasets.Dataset.from_dict({"labels": [[0, 1], [None, 1]]}),
+                                   column="labels", num_labels=2)
+
+
 def test_class_weights_from_dataset_bad_input(dataset):
     ds, _ = dataset
     with pytest.raises(ValueError, match="missing values"):

@@ -51,6 +51,7 @@ def class_weights_from_dataset(
     classes: Sequence | None = None,
     num_labels: int | None = None,
     batch_size: int = 10_000,
+    ignore_index: int | None = IGNORE_INDEX,
     **kwargs: Any,
 ) -> np.ndarray:
     """Class weights from a ``datasets.Dataset`` (or ``IterableDataset``) column, in one pass.
@@ -60,8 +61,10 @@ def class_weights_from_dataset(
     weights are indexed by label id, ready for the model's logits: the classes
     are the column's ``ClassLabel`` ids if it has that feature, else
     ``range(num_labels)``, else ``classes``, else the labels seen, which must
-    then be the integers ``0..K-1``. A label outside the declared classes, a
-    missing value (None) or a class never seen (TRAPS 4, unless
+    then be the integers ``0..K-1``. Token-classification columns (a list of
+    labels per row) are counted label by label, skipping ``ignore_index``
+    (-100, the value Transformers ignores). A label outside the declared
+    classes, a missing value (None) or a class never seen (TRAPS 4, unless
     ``zero_count=`` is passed) raises a ``ValueError``.
 
     Args:
@@ -71,6 +74,7 @@ def class_weights_from_dataset(
       classes: the class ids, in logit order.
       num_labels: shorthand for ``classes=range(num_labels)``.
       batch_size: rows per batch read.
+      ignore_index: a label value to skip (default -100; None counts every value).
 
     Returns:
       float64 array of shape ``(K,)``.
@@ -94,19 +98,22 @@ def class_weights_from_dataset(
     if names and column not in names:
         raise ValueError(f"Column {column!r} is not in the dataset; its columns are {list(names)}.")
     feature = features.get(column) if hasattr(features, "get") else None
+    feature = getattr(feature, "feature", feature)  # List(ClassLabel) of token classification
     if classes is None and num_labels is not None:
         classes = range(V.check_positive_int(num_labels, "num_labels", caller=caller))
     if classes is None and hasattr(feature, "num_classes"):  # datasets.ClassLabel
         classes = range(feature.num_classes)
     if hasattr(dataset, "select_columns"):
         dataset = dataset.select_columns([column])
-    counts = ClassCounts(tuple(classes), declared=True) if classes is not None else None
+    counts = (ClassCounts(tuple(classes), declared=True, ignore_index=ignore_index)
+              if classes is not None else None)
     for batch in dataset.iter(batch_size=batch_size):
+        labels = _flat_labels(batch[column])
         # a list holding None becomes an object array, which ClassCounts rejects clearly
         if counts is None:
-            counts = ClassCounts.from_labels(batch[column])
+            counts = ClassCounts.from_labels(labels, ignore_index=ignore_index)
         else:
-            counts.update(batch[column])
+            counts.update(labels)
     if counts is None or counts.total == 0:
         raise ValueError(f"{caller}: column {column!r} holds no labels (empty dataset).")
     if classes is None and counts.classes != tuple(range(counts.n_classes)):
@@ -116,6 +123,13 @@ def class_weights_from_dataset(
             "num_labels= or classes= to say which ids exist."
         )
     return class_weights(counts, scheme=scheme, normalize=normalize, **kwargs)
+
+
+def _flat_labels(values: Any) -> Any:
+    """Rows of token labels (lists) -> one flat list; a missing row stays None (and is refused)."""
+    if len(values) and any(isinstance(v, (list, tuple, np.ndarray)) for v in values):
+        return [x for row in values for x in (row if isinstance(row, (list, tuple, np.ndarray)) else [row])]
+    return values
 
 
 def _logits_of(outputs: Any):

@@ -89,3 +89,59 @@ def test_backward_twice_is_refused():
     out.backward(retain_graph=True)
     with pytest.raises(RuntimeError, match="backward can run only once"):
         out.backward()
+
+
+# --- wce.torch integration -------------------------------------------------
+
+import wce.torch as wt  # noqa: E402
+
+
+def test_auto_uses_fused_on_cpu_when_a_gradient_is_needed():
+    z, y, w = _case(50, 6)
+    x = torch.tensor(z, requires_grad=True)
+    out = wt.weighted_cross_entropy(x, torch.tensor(y), class_weight=torch.tensor(w))
+    assert "Fused" in type(out.grad_fn).__name__
+    with torch.no_grad():
+        plain = wt.weighted_cross_entropy(x, torch.tensor(y), class_weight=torch.tensor(w))
+    assert plain.grad_fn is None
+    native = wt.weighted_cross_entropy(x, torch.tensor(y), class_weight=torch.tensor(w),
+                                       implementation="native")
+    assert "Fused" not in type(native.grad_fn).__name__
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_fused_and_native_implementations_agree(reduction):
+    z, y, w = _case(97, 11, ignore=True)
+    grads, values = [], []
+    for impl in ("fused", "native"):
+        x = torch.tensor(z, requires_grad=True)
+        loss_fn = wt.WeightedCrossEntropyLoss(torch.tensor(w), ignore_index=-100,
+                                              label_smoothing=0.05, reduction=reduction,
+                                              implementation=impl)
+        out = loss_fn(x, torch.tensor(y))
+        out.sum().backward()
+        values.append(out.detach())
+        grads.append(x.grad)
+    torch.testing.assert_close(values[0], values[1], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-5, atol=1e-6)
+
+
+def test_fused_refuses_out_of_range_labels_clearly():
+    z, y, w = _case(8, 3)
+    y[2] = 7
+    x = torch.tensor(z, requires_grad=True)
+    with pytest.raises(ValueError, match=r"class indices in \[0, 2\]"):
+        wt.weighted_cross_entropy(x, torch.tensor(y), implementation="fused")
+
+
+def test_unknown_implementation_is_refused():
+    with pytest.raises(ValueError, match="The 'implementation' parameter of weighted_cross_entropy"):
+        wt.weighted_cross_entropy(torch.zeros(2, 2), torch.tensor([0, 1]), implementation="cuda")
+
+
+def test_double_backward_through_fused_is_refused():
+    x = torch.tensor(_case(4, 3)[0], requires_grad=True)
+    out = wt.weighted_cross_entropy(x, torch.tensor([0, 1, 2, 0]), implementation="fused")
+    (g,) = torch.autograd.grad(out, x, create_graph=True)
+    with pytest.raises(RuntimeError):
+        g.sum().backward()

@@ -29,10 +29,15 @@ import ctypes.util
 import sys
 
 import torch
+from torch.autograd.function import once_differentiable
 
 #: Elements per block: few enough blocks to amortise per-op overhead (and OpenMP barriers
 #: on busy machines), small enough to stay in the last-level cache.
 BLOCK_ELEMENTS = 1 << 21
+#: At most this many rows per block, so per-row temporaries stay small when C is small.
+BLOCK_ROWS = 8192
+#: Advise the gradient buffer into transparent huge pages (Linux, CPU); see the module docstring.
+USE_HUGE_PAGES = False
 _HUGE_PAGE = 2 << 20
 _MADV_HUGEPAGE = 14
 _libc = None
@@ -42,7 +47,8 @@ def _advise_huge_pages(t: torch.Tensor) -> None:
     """Ask Linux to back a large fresh CPU buffer with huge pages (a hint; errors ignored)."""
     global _libc
     nbytes = t.numel() * t.element_size()
-    if t.device.type != "cpu" or not sys.platform.startswith("linux") or nbytes < 2 * _HUGE_PAGE:
+    if (not USE_HUGE_PAGES or t.device.type != "cpu" or not sys.platform.startswith("linux")
+            or nbytes < 2 * _HUGE_PAGE):
         return
     try:
         if _libc is None:
@@ -69,19 +75,29 @@ class _FusedWeightedCrossEntropy(torch.autograd.Function):
         N, C = logits.shape
         compute = torch.float32 if logits.dtype in (torch.float16, torch.bfloat16) else logits.dtype
         w = class_weight.to(compute)
-        valid = target != ignore_index if ignore_index is not None else None
-        safe_target = target.masked_fill(~valid, 0) if valid is not None else target
-        w_y = w[safe_target]  # (N,) weight of the true class
-        if sample_weight is not None:
-            w_y = w_y * sample_weight.to(compute)
-        if valid is not None:
-            w_y = w_y * valid.to(compute)
-        # Denominator of the reduction (unsmoothed weights: smoothing changes the loss only).
+        sw = None if sample_weight is None else sample_weight.to(compute)
+        rows = max(1, min(BLOCK_ROWS, BLOCK_ELEMENTS // max(C, 1)))
+
+        def block(s, e):
+            """(targets with ignored set to 0, weight of the true class, validity) of rows s:e."""
+            t = target[s:e]
+            valid = None if ignore_index is None else t != ignore_index
+            if valid is not None:
+                t = t.masked_fill(~valid, 0)
+            w_y = w[t]  # unsmoothed: smoothing changes the loss only
+            if sw is not None:
+                w_y = w_y * sw[s:e]
+            if valid is not None:
+                w_y = w_y * valid.to(compute)
+            return t, w_y, valid
+
+        # Denominator of the reduction, by blocks so that no N-sized temporary is kept.
         if reduction == "mean":
-            den = w_y.sum()
+            den = sum((block(s, min(N, s + rows))[1].sum() for s in range(0, N, rows)),
+                      torch.zeros((), dtype=compute, device=logits.device))
         elif reduction == "mean_per_sample":
-            den = (valid.sum().to(compute) if valid is not None
-                   else torch.tensor(float(N), dtype=compute, device=logits.device))
+            den = (torch.tensor(float(N), dtype=compute, device=logits.device)
+                   if ignore_index is None else (target != ignore_index).sum().to(compute))
         else:
             den = None
         eps = float(label_smoothing)
@@ -93,19 +109,19 @@ class _FusedWeightedCrossEntropy(torch.autograd.Function):
         grad = _empty_like_huge(logits)
         per_row = torch.empty(N, dtype=compute, device=logits.device) if reduction == "none" else None
         value = torch.zeros((), dtype=compute, device=logits.device)
-        rows = max(1, BLOCK_ELEMENTS // max(C, 1))
         for s in range(0, N, rows):
             e = min(N, s + rows)
             z = logits[s:e].to(compute)
-            t = safe_target[s:e, None]
-            b = (1.0 - eps) * w_y[s:e]  # weight of the true-class term
+            t, w_y, valid = block(s, e)
+            t = t[:, None]
+            b = (1.0 - eps) * w_y  # weight of the true-class term
             if eps > 0:
                 # per-row factor of the ε/C·w term: sample weight and validity
                 rs = torch.ones(e - s, dtype=compute, device=logits.device)
-                if sample_weight is not None:
-                    rs = rs * sample_weight[s:e].to(compute)
+                if sw is not None:
+                    rs = rs * sw[s:e]
                 if valid is not None:
-                    rs = rs * valid[s:e].to(compute)
+                    rs = rs * valid.to(compute)
                 total = b + (eps / C) * w_total * rs  # Σ_c a_c
             else:
                 total = b
@@ -137,6 +153,7 @@ class _FusedWeightedCrossEntropy(torch.autograd.Function):
         return value.to(logits.dtype)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output):
         if ctx.consumed:
             raise RuntimeError(

@@ -109,7 +109,8 @@ def compare_command(args) -> int:
     console.print(tables.rich_table(header, cells, title))
     for line in summary["verdict"]:
         console.print(f"• {line}")
-    console.print(f"Report: {os.path.abspath(paths['report.md'])} (results.csv, results.json, plots beside it)")
+    console.print(f"Report: {os.path.abspath(paths['report.md'])} (results.csv, results.json, plots beside it)",
+                  soft_wrap=True)  # a path must stay copyable: never wrap it
     return 0
 
 
@@ -169,5 +170,5 @@ def sweep_command(args) -> int:
     console.print(tables.rich_table(header, cells, f"{problem.name}: pos_weight sweep, {args.model}, "
                                                    f"{args.folds}-fold × {args.repeats}"))
     console.print(f"Best mean F1 at pos_weight = {best['pos_weight']:g} (n_neg/n_pos = {ratio:.3g}). "
-                  f"Outputs: {os.path.abspath(args.out)}/sweep.csv, sweep.json, sweep.png")
+                  f"Outputs: {os.path.abspath(args.out)}/sweep.csv, sweep.json, sweep.png", soft_wrap=True)
     return 0

@@ -42,7 +42,7 @@ test: $(VENV)/.installed-test
 
 # The documentation site, built with warnings as errors.
 docs: $(VENV)/.installed-test
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
 bench: $(VENV)/.installed-test
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

@@ -18,6 +18,14 @@ from .weights import NORMALIZATIONS, SCHEMES
 COMMAND_MODULES = ("wce.experiments.cli", "wce.experiments.longtail_cli")
 
 
+def console():
+    """A rich console; 120 columns when output is not a terminal (CI logs, pipes), so tables
+    keep their numbers instead of folding them into 80."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
+
+
 class UsageError(Exception):
     """A problem with the user's input: reported as one line, exit code 2."""
 
@@ -58,7 +66,6 @@ def _weights_command(args) -> int:
                           "n_rows": counts.n_rows, "classes": rows, "pos_weight": pw}, indent=2,
                          default=str))
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{args.data}: scheme={args.scheme}, normalize={args.normalize}")
@@ -66,10 +73,10 @@ def _weights_command(args) -> int:
         table.add_column(col, justify="left" if col == "class" else "right")
     for r in rows:
         table.add_row(str(r["class"]), f"{r['count']:,}", f"{r['frequency']:.4f}", f"{r['weight']:.6g}")
-    console = Console()
-    console.print(table)
+    out = console()
+    out.print(table)
     if pw is not None:
-        console.print(f"pos_weight (n_neg / n_pos, positive = {counts.classes[-1]!r}): {pw:.6g}")
+        out.print(f"pos_weight (n_neg / n_pos, positive = {counts.classes[-1]!r}): {pw:.6g}")
     return 0
 
 

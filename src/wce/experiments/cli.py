@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 
+from ..cli import console as make_console
 from .datasets import DEFAULT_DATASET
 from .methods import DEFAULT_METHODS, METHODS, Options
 from .models import MODELS
@@ -93,13 +94,11 @@ def _command_line() -> str:
 
 
 def compare_command(args) -> int:
-    from rich.console import Console
-
     from ..reporting import report, tables
     from .runner import collect, execute, validate
 
     plan = validate(_config(args, args.methods, args.out))  # raises before anything is written
-    console = Console()
+    console = make_console()
     for method, reason in plan.skipped:
         console.print(f"[yellow]skipped[/yellow] {reason}")
     results = execute(plan, progress=args.progress, console=console)
@@ -115,8 +114,6 @@ def compare_command(args) -> int:
 
 
 def sweep_command(args) -> int:
-    from rich.console import Console
-
     from ..reporting import plots, tables
     from .analysis import per_dataset
     from .runner import collect, execute, validate, write_json_atomic
@@ -140,7 +137,7 @@ def sweep_command(args) -> int:
         weights = sorted(set(np.round(np.geomspace(1.0, 4.0 * ratio, 12), 4).tolist()) | {round(ratio, 4)})
     names = [f"pos_weight:{w:g}" for w in weights]
     plan = validate(_config(args, names, args.out))
-    console = Console()
+    console = make_console()
     results = execute(plan, progress=args.progress, console=console)
     units = collect(plan, results)
     summary = {(r["method"], r["metric"]): r for r in per_dataset(units, plan.methods)}

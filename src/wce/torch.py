@@ -630,8 +630,9 @@ def weighted_cross_entropy(logits, targets, *, class_weight=None, ignore_index=N
         all-reduce this batch's Σ w.
       implementation: ``"auto"`` (default), ``"native"`` or ``"fused"``. The
         fused kernel (:mod:`wce._torch_fused`) computes loss and gradient in one
-        pass and keeps only the gradient: 2-3× faster than native on the CPU and
-        1× the logits' memory instead of 3× (``benchmarks/bench_fused.py``).
+        pass and keeps only the gradient: faster than native on the CPU at every
+        shape measured, with 1× the logits' memory instead of 3×
+        (``benchmarks/bench_fused.py``, ``benchmarks/bench_torch.py``).
         ``"auto"`` uses it for ``(N, C)`` logits with class-index targets on the
         CPU when a gradient is needed. Its backward runs once per forward (a
         second ``backward(retain_graph=True)`` raises); choose ``"native"`` for

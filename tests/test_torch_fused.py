@@ -145,3 +145,99 @@ def test_double_backward_through_fused_is_refused():
     (g,) = torch.autograd.grad(out, x, create_graph=True)
     with pytest.raises(RuntimeError):
         g.sum().backward()
+
+
+# --- gradient-buffer reuse (the page-fault saving on the CPU) ----------------
+
+import wce._torch_fused as fused_mod  # noqa: E402
+
+BIG = (512, 1000)  # 2 MB in float32: above MIN_POOLED_BYTES, so pooled
+
+
+@pytest.fixture
+def fresh_pool():
+    fused_mod.set_buffer_reuse(True)
+    fused_mod.empty_cache()
+    yield
+    fused_mod.set_buffer_reuse(True)
+    fused_mod.empty_cache()
+
+
+def _expected_grad(z, y, w):
+    _, g = value_and_grad(weighted_cross_entropy, z.astype(np.float64), y, class_weight=w)
+    return g
+
+
+def _step(z, y, w):
+    x = torch.tensor(z, requires_grad=True)
+    fused_weighted_cross_entropy(x, torch.tensor(y), class_weight=torch.tensor(w)).backward()
+    return x
+
+
+def test_a_freed_gradient_buffer_is_reused(fresh_pool):
+    z, y, w = _case(*BIG)
+    x = _step(z, y, w)
+    ((pooled, _),) = fused_mod._pool[torch.float32]
+    assert x.grad.data_ptr() == pooled.data_ptr()
+    del x  # the gradient is consumed and dropped, as after optimizer.zero_grad()
+    z2, y2, w2 = _case(*BIG, seed=1)
+    x = _step(z2, y2, w2)
+    ((again, _),) = fused_mod._pool[torch.float32]
+    assert again is pooled  # the same buffer handed out again, not a new one
+    assert x.grad.data_ptr() == pooled.data_ptr()
+    np.testing.assert_allclose(x.grad.numpy(), _expected_grad(z2, y2, w2), rtol=1e-5, atol=1e-7)
+
+
+def test_a_gradient_still_held_is_never_overwritten(fresh_pool):
+    z, y, w = _case(*BIG)
+    kept = _step(z, y, w).grad  # the user keeps the previous gradient
+    snapshot = kept.clone()
+    for seed in (1, 2, 3):  # more calls than POOL_SIZE
+        x = _step(*_case(*BIG, seed=seed))
+        assert x.grad.data_ptr() != kept.data_ptr()
+    torch.testing.assert_close(kept, snapshot, rtol=0, atol=0)
+
+
+def test_accumulating_into_leaf_grad_stays_correct(fresh_pool):
+    z, y, w = _case(*BIG)
+    x = torch.tensor(z, requires_grad=True)
+    for _ in range(3):  # no zero_grad: .grad accumulates across calls
+        fused_weighted_cross_entropy(x, torch.tensor(y), class_weight=torch.tensor(w)).backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * _expected_grad(z, y, w), rtol=1e-5, atol=1e-6)
+
+
+def test_two_losses_in_one_graph_get_separate_buffers(fresh_pool):
+    z, y, w = _case(*BIG)
+    z2, y2, _ = _case(*BIG, seed=5)
+    for _ in range(3):
+        x = torch.tensor(z, requires_grad=True)
+        a = fused_weighted_cross_entropy(x, torch.tensor(y), class_weight=torch.tensor(w))
+        b = fused_weighted_cross_entropy(2 * x + torch.tensor(z2), torch.tensor(y2),
+                                         class_weight=torch.tensor(w))
+        (a + b).backward()
+        _, gb = value_and_grad(weighted_cross_entropy, 2 * z.astype(np.float64) + z2, y2,
+                               class_weight=w)
+        np.testing.assert_allclose(x.grad.numpy(), _expected_grad(z, y, w) + 2 * gb,
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_autograd_grad_results_survive_later_calls(fresh_pool):
+    z, y, w = _case(*BIG)
+    x = torch.tensor(z, requires_grad=True)
+    (g,) = torch.autograd.grad(
+        fused_weighted_cross_entropy(x, torch.tensor(y), class_weight=torch.tensor(w)), x)
+    snapshot = g.clone()
+    _step(*_case(*BIG, seed=1))
+    torch.testing.assert_close(g, snapshot, rtol=0, atol=0)
+
+
+def test_reuse_can_be_turned_off(fresh_pool):
+    fused_mod.set_buffer_reuse(False)
+    z, y, w = _case(*BIG)
+    _step(z, y, w)
+    assert not any(fused_mod._pool.values())
+    fused_mod.set_buffer_reuse(True)
+    _step(z, y, w)
+    assert sum(len(v) for v in fused_mod._pool.values()) == 1
+    fused_mod.empty_cache()
+    assert not fused_mod._pool

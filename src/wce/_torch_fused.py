@@ -4,9 +4,21 @@ One pass over the logits, row block by row block, computes the loss *and* the
 gradient; the gradient is kept instead of the softmax, so the only N×C
 allocation is the gradient itself (native ``F.cross_entropy`` allocates the
 log-softmax, its gradient and the result: about 3× the logits). Blocks are
-sized to stay in cache, and on Linux the gradient buffer is advised into
-transparent huge pages, which cuts the page-fault cost of touching fresh memory
-(most of native's time at large C) several-fold.
+sized to stay in cache.
+
+On the CPU most of the remaining cost of a large C is the page faults of touching
+a fresh N×C gradient buffer (PyTorch has no caching allocator for host memory, so
+every step gets newly mapped pages). The kernel therefore keeps the gradient
+buffers it handed out and reuses one at the next call *when nothing else refers to
+it any more* (the previous step's gradient has been consumed and freed:
+``optimizer.zero_grad()``, or non-leaf logits whose gradient went on into the
+model). A buffer still referenced anywhere (``logits.grad`` kept, a saved
+``torch.autograd.grad`` result, a second loss in the same graph) is never reused.
+The cost is that up to :data:`POOL_SIZE` gradient-sized buffers stay allocated
+between steps; :func:`empty_cache` frees them and :func:`set_buffer_reuse` turns
+reuse off. (The opt-in :data:`USE_HUGE_PAGES` advises fresh buffers into
+transparent huge pages instead, which also cuts the page faults but stalls for
+hundreds of milliseconds at times while the kernel compacts memory.)
 
 Only plain PyTorch operations are used, so it runs on every device and dtype;
 float16/bfloat16 blocks are computed in float32 and stored in the input dtype.
@@ -27,6 +39,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+import threading
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -62,10 +75,59 @@ def _advise_huge_pages(t: torch.Tensor) -> None:
         pass
 
 
+#: Reuse freed gradient buffers on the CPU (see the module docstring).
+REUSE_BUFFERS = True
+#: Gradient buffers kept per dtype for reuse.
+POOL_SIZE = 2
+#: Smaller buffers come from malloc's own free lists; only larger ones are pooled.
+MIN_POOLED_BYTES = 1 << 20
+_pool: dict[torch.dtype, list[tuple[torch.Tensor, int]]] = {}
+_pool_lock = threading.Lock()
+_use_count = getattr(torch._C, "_storage_Use_Count", None)
+
+
+def _references(t: torch.Tensor) -> int:
+    return _use_count(t.untyped_storage()._cdata)
+
+
+def set_buffer_reuse(enabled: bool) -> None:
+    """Turn reuse of gradient buffers between calls on (the default) or off; off also frees them."""
+    global REUSE_BUFFERS
+    REUSE_BUFFERS = bool(enabled)
+    if not REUSE_BUFFERS:
+        empty_cache()
+
+
+def empty_cache() -> None:
+    """Free the gradient buffers kept for reuse (like ``torch.cuda.empty_cache``)."""
+    with _pool_lock:
+        _pool.clear()
+
+
 def _empty_like_huge(x: torch.Tensor) -> torch.Tensor:
-    out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
-    _advise_huge_pages(out)
-    return out
+    """An uninitialised gradient buffer shaped like ``x``: a free pooled one when there is one."""
+    n = x.numel()
+    nbytes = n * x.element_size()
+    if (not REUSE_BUFFERS or _use_count is None or x.device.type != "cpu"
+            or nbytes < MIN_POOLED_BYTES):
+        out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+        _advise_huge_pages(out)
+        return out
+    with _pool_lock:
+        entries = _pool.setdefault(x.dtype, [])
+        # Free = referenced only by the pool entry itself (count taken when it was made).
+        free = [i for i, (base, alone) in enumerate(entries) if _references(base) == alone]
+        fit = [i for i in free if entries[i][0].numel() >= n]
+        if fit:
+            base = entries[min(fit, key=lambda i: entries[i][0].numel())][0]
+            return base[:n].view(x.shape)
+        if free:  # too small and unused: drop the largest free one, a new one replaces it
+            entries.pop(max(free, key=lambda i: entries[i][0].numel()))
+        base = torch.empty(n, dtype=x.dtype)
+        _advise_huge_pages(base)
+        entries.insert(0, (base, _references(base)))
+        del entries[POOL_SIZE:]
+        return base.view(x.shape)
 
 
 class _FusedWeightedCrossEntropy(torch.autograd.Function):

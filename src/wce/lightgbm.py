@@ -60,7 +60,7 @@ class LGBMObjective(_gbdt.Objective):
     def __call__(self, preds: np.ndarray, train_data: Any) -> tuple[np.ndarray, np.ndarray]:
         k = preds.shape[1] if self.multiclass and preds.ndim == 2 else None
         labels, weights = self._data(train_data, train_data.get_label, train_data.get_weight, k)
-        return self.grad_hess(preds, labels, weights, checked=True)
+        return self._boosting_round(preds, labels, weights)
 
     def metric(self, preds: np.ndarray, data: Any) -> tuple[str, float, bool]:
         """``(name, weighted mean loss, False)`` on raw scores, for ``feval=``."""

@@ -62,7 +62,7 @@ class XGBObjective(_gbdt.Objective):
     def __call__(self, predt: np.ndarray, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
         k = predt.shape[1] if self.multiclass and predt.ndim == 2 else None
         labels, weights = self._dmatrix_data(dtrain, k)
-        return self.grad_hess(predt, labels, weights, checked=True)
+        return self._boosting_round(predt, labels, weights)
 
     def metric(self, predt: np.ndarray, dmatrix: Any) -> tuple[str, float]:
         """``(name, weighted mean loss)`` on raw margins, for ``custom_metric=``."""

@@ -314,6 +314,9 @@ def main() -> None:
         writer.writerows(rows)
     plot(rows, args.out + ".png")
     print(f"wrote {args.out}.csv and {args.out}.png")
+    if os.path.abspath(args.out + ".csv") == os.path.abspath(os.path.join(os.path.dirname(__file__), "results", "engines.csv")):
+        from tables import write  # benchmarks/tables.py: the Markdown table the docs include
+        print(f"wrote {write('engines')}")
 
 
 if __name__ == "__main__":

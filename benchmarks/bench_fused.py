@@ -12,7 +12,7 @@ native does; "fused+hugepages" additionally sets ``USE_HUGE_PAGES`` (opt-in).
 The first call of each process (the memory measurement) always starts with an
 empty pool. Linux only. Writes benchmarks/results/fused.csv and fused.png.
 
-    .venv/bin/python benchmarks/bench_fused.py
+    .venv/bin/python benchmarks/bench_fused.py [--plot-only]
 """
 
 from __future__ import annotations
@@ -88,6 +88,16 @@ def run(impl: str, N: int, C: int) -> dict:
 
 
 def main() -> None:
+    if "--plot-only" in sys.argv[1:]:  # redraw fused.png (and fused.md) from fused.csv
+        with open(RESULTS / "fused.csv", newline="") as fh:
+            rows = [{k: (float(v) if k in ("ratio_to_native", "extra_memory_x_logits") else
+                         int(v) if k in ("N", "C") else v) for k, v in r.items()}
+                    for r in csv.DictReader(fh)]
+        plot(rows)
+        from tables import write
+
+        print(f"wrote {RESULTS / 'fused.png'}, {write('fused')}")
+        return
     RESULTS.mkdir(exist_ok=True)
     rows = []
     for N, C in SHAPES:
@@ -113,7 +123,8 @@ def main() -> None:
         writer.writeheader()
         writer.writerows(rows)
     plot(rows)
-    print(f"wrote {path}")
+    from tables import write  # benchmarks/tables.py: the Markdown table the docs include
+    print(f"wrote {path}, {write('fused')}")
 
 
 def plot(rows) -> None:
@@ -136,9 +147,10 @@ def plot(rows) -> None:
             ax.axhline(0.5, color="grey", lw=0.8, ls=":")  # issue 9's target at C >= 32000
         ax.set_xticks([j + 0.4 - width / 2 for j in range(len(SHAPES))], labels, rotation=15)
         ax.set_title(title)
-        ax.legend(fontsize=8)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(IMPLEMENTATIONS), fontsize=9)
     fig.suptitle(f"weighted CE fwd+bwd, float32, {rows[0]['threads']} threads, {rows[0]['cpu']}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(RESULTS / "fused.png", dpi=110)
 
 

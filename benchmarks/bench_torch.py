@@ -180,6 +180,8 @@ def main() -> None:
         writer.writeheader()
         writer.writerows(rows)
     plot(rows)
+    from tables import write  # benchmarks/tables.py: the Markdown table the docs include
+    print(f"wrote {write('torch')}")
 
 
 def plot(rows: list[dict]) -> None:

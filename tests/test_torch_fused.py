@@ -277,3 +277,30 @@ def test_training_loop_with_reuse_matches_native(fresh_pool, set_to_none):
     assert len(fused_ptrs) == 1  # one gradient buffer served all five steps
     for a, b in zip(fused_head.parameters(), native_head.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_torch_compile_with_pooled_buffers_matches_eager(fresh_pool):
+    """torch.compile over a head + loss whose gradient is large enough to be pooled."""
+    import wce.torch as wt
+
+    torch._dynamo.reset()
+    rng = np.random.default_rng(4)
+    X = torch.tensor(rng.normal(size=(512, 8)), dtype=torch.float32)
+    y = torch.tensor(rng.integers(0, 1000, size=512))
+    w = torch.tensor(rng.random(1000) + 0.2, dtype=torch.float32)
+    head = torch.nn.Linear(8, 1000)
+    loss_fn = wt.WeightedCrossEntropyLoss(class_weight=w)
+
+    def step(model_fn):
+        head.zero_grad(set_to_none=True)
+        out = model_fn(X)
+        out.backward()
+        return out.detach(), head.weight.grad.clone()
+
+    compiled = torch.compile(lambda inp: loss_fn(head(inp), y))
+    eager = step(lambda inp: loss_fn(head(inp), y))
+    for _ in range(3):  # later steps may reuse the pooled buffer
+        got = step(compiled)
+        torch.testing.assert_close(got[0], eager[0], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(got[1], eager[1], rtol=1e-5, atol=1e-6)

@@ -25,7 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SHAPES = [(65536, 10), (16384, 1000), (4096, 32000), (1024, 128256)]
+SHAPES = [(1048576, 2), (65536, 10), (16384, 1000), (4096, 32000), (1024, 128256)]
 IMPLEMENTATIONS = ["native", "fused", "fused, no reuse", "fused+hugepages, no reuse"]
 REPEATS = 9
 RESULTS = Path(__file__).parent / "results"

@@ -12,16 +12,28 @@ every step gets newly mapped pages). The kernel therefore keeps the gradient
 buffers it handed out and reuses one at the next call *when nothing else refers to
 it any more* (the previous step's gradient has been consumed and freed:
 ``optimizer.zero_grad()``, or non-leaf logits whose gradient went on into the
-model). A buffer still referenced anywhere (``logits.grad`` kept, a saved
-``torch.autograd.grad`` result, a second loss in the same graph) is never reused.
-The cost is that up to :data:`POOL_SIZE` gradient-sized buffers stay allocated
-between steps; :func:`empty_cache` frees them and :func:`set_buffer_reuse` turns
-reuse off. (The opt-in :data:`USE_HUGE_PAGES` advises fresh buffers into
+model). A buffer still referenced anywhere is never reused: by a tensor
+(``logits.grad`` kept, a saved ``torch.autograd.grad`` result, a second loss in
+the same graph, any view), by its storage object (``grad.untyped_storage()``
+held, a saved-tensor hook keyed on storage), or after its storage was moved to
+shared memory (sent to another process). Buffers are handed out as tensors of
+their own (never views of a pooled tensor), only to plain CPU tensors outside
+inference mode and outside any dispatch/function mode (fake tensors,
+``torch.export`` tracing), and only when the pooled buffer is at most
+:data:`MAX_SLACK` times the size needed. The cost is that up to
+:data:`POOL_SIZE` gradient-sized buffers stay allocated between steps;
+:func:`empty_cache` frees them and :func:`set_buffer_reuse` turns reuse off. (The opt-in :data:`USE_HUGE_PAGES` advises fresh buffers into
 transparent huge pages instead, which also cuts the page faults but stalls for
 hundreds of milliseconds at times while the kernel compacts memory.)
 
 Only plain PyTorch operations are used, so it runs on every device and dtype;
 float16/bfloat16 blocks are computed in float32 and stored in the input dtype.
+
+The gradient computed in the forward pass serves the first backward. A second
+backward through the same graph (``retain_graph=True``, ``autograd.functional.
+jacobian``) and double backward (``create_graph=True``: Hessians, MAML, gradient
+penalties) recompute the loss differentiably from the logits, which are kept
+for that (a reference, not a copy), so both give what native gives.
 
 For class-index targets ``y``, class weights ``w``, label smoothing ε over C
 classes, and sample weight ``s`` the per-row pieces are
@@ -42,13 +54,16 @@ import sys
 import threading
 
 import torch
-from torch.autograd.function import once_differentiable
 
 #: Elements per block: few enough blocks to amortise per-op overhead (and OpenMP barriers
 #: on busy machines), small enough to stay in the last-level cache.
 BLOCK_ELEMENTS = 1 << 21
-#: At most this many rows per block, so per-row temporaries stay small when C is small.
+#: Rows per block when C is small, so per-row temporaries stay small next to the logits...
 BLOCK_ROWS = 8192
+#: ...unless that makes more than this many blocks: then the per-op overhead of many small
+#: blocks dominates (measured at 1048576 x 2: 8192-row blocks were slower than native,
+#: 8 blocks 0.6x native, with per-row temporaries of up to ~0.8x the logits).
+MAX_SMALL_C_BLOCKS = 8
 #: Advise the gradient buffer into transparent huge pages (Linux, CPU); see the module docstring.
 USE_HUGE_PAGES = False
 _HUGE_PAGE = 2 << 20
@@ -81,13 +96,34 @@ REUSE_BUFFERS = True
 POOL_SIZE = 2
 #: Smaller buffers come from malloc's own free lists; only larger ones are pooled.
 MIN_POOLED_BYTES = 1 << 20
-_pool: dict[torch.dtype, list[tuple[torch.Tensor, int]]] = {}
-_pool_lock = threading.Lock()
+#: A pooled buffer serves a request of at least 1/MAX_SLACK of its size (so a small
+#: gradient never pins, pickles or saves a much larger buffer).
+MAX_SLACK = 1.25
 _use_count = getattr(torch._C, "_storage_Use_Count", None)
 
 
-def _references(t: torch.Tensor) -> int:
-    return _use_count(t.untyped_storage()._cdata)
+class _Pooled:
+    """A pooled gradient buffer: its storage's Python object and its reference counts when idle."""
+
+    __slots__ = ("storage", "numel", "idle")
+
+    def __init__(self, storage: torch.UntypedStorage, numel: int):
+        self.storage = storage
+        self.numel = numel
+        self.idle = None
+
+    def references(self) -> tuple[int, int]:
+        """(C++ users of the storage, Python references to its storage object)."""
+        st = self.storage
+        return _use_count(st._cdata), sys.getrefcount(st)
+
+    def free(self) -> bool:
+        """Nothing but the pool refers to the buffer, and it is still private memory."""
+        return self.references() == self.idle and not self.storage.is_shared()
+
+
+_pool: dict[torch.dtype, list[_Pooled]] = {}
+_pool_lock = threading.Lock()
 
 
 def set_buffer_reuse(enabled: bool) -> None:
@@ -104,30 +140,74 @@ def empty_cache() -> None:
         _pool.clear()
 
 
+def _poolable(x: torch.Tensor, nbytes: int) -> bool:
+    """Only plain CPU tensors, in plain eager mode, get pooled buffers."""
+    return (REUSE_BUFFERS and _use_count is not None and nbytes >= MIN_POOLED_BYTES
+            and type(x) is torch.Tensor and x.device.type == "cpu"
+            and not torch.is_inference_mode_enabled()
+            and torch._C._len_torch_dispatch_stack() == 0
+            and torch._C._len_torch_function_stack() == 0)
+
+
+def _tensor_on(entry: _Pooled, x: torch.Tensor) -> torch.Tensor:
+    """A tensor of its own (no ``_base``) over the pooled storage, shaped like ``x``."""
+    return torch.empty(0, dtype=x.dtype, device=x.device).set_(entry.storage, 0, x.shape)
+
+
 def _empty_like_huge(x: torch.Tensor) -> torch.Tensor:
     """An uninitialised gradient buffer shaped like ``x``: a free pooled one when there is one."""
     n = x.numel()
-    nbytes = n * x.element_size()
-    if (not REUSE_BUFFERS or _use_count is None or x.device.type != "cpu"
-            or nbytes < MIN_POOLED_BYTES):
+    if not _poolable(x, n * x.element_size()):
         out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
         _advise_huge_pages(out)
         return out
     with _pool_lock:
         entries = _pool.setdefault(x.dtype, [])
-        # Free = referenced only by the pool entry itself (count taken when it was made).
-        free = [i for i, (base, alone) in enumerate(entries) if _references(base) == alone]
-        fit = [i for i in free if entries[i][0].numel() >= n]
+        entries[:] = [e for e in entries if not e.storage.is_shared()]  # given away: forget it
+        free = [e for e in entries if e.free()]
+        fit = [e for e in free if n <= e.numel <= MAX_SLACK * n]
         if fit:
-            base = entries[min(fit, key=lambda i: entries[i][0].numel())][0]
-            return base[:n].view(x.shape)
-        if free:  # too small and unused: drop the largest free one, a new one replaces it
-            entries.pop(max(free, key=lambda i: entries[i][0].numel()))
-        base = torch.empty(n, dtype=x.dtype)
-        _advise_huge_pages(base)
-        entries.insert(0, (base, _references(base)))
+            return _tensor_on(min(fit, key=lambda e: e.numel), x)
+        if free:  # unused but the wrong size: drop one, the new buffer replaces it
+            entries.remove(max(free, key=lambda e: e.numel))
+        fresh = torch.empty(n, dtype=x.dtype, device=x.device)
+        _advise_huge_pages(fresh)
+        entry = _Pooled(fresh.untyped_storage(), n)
+        del fresh
+        entry.idle = entry.references()
+        entries.insert(0, entry)
         del entries[POOL_SIZE:]
-        return base.view(x.shape)
+        return _tensor_on(entry, x)
+
+
+def _differentiable_loss(z, target, w, sw, ignore_index, eps, reduction):
+    """The same loss from differentiable ops (log-softmax), for recomputation in backward."""
+    N, C = z.shape
+    compute = torch.float32 if z.dtype in (torch.float16, torch.bfloat16) else z.dtype
+    z = z.to(compute)
+    w = w.to(compute)
+    t = target
+    rs = torch.ones(N, dtype=compute, device=z.device) if sw is None else sw.to(compute)
+    if ignore_index is not None:
+        valid = t != ignore_index
+        t = t.masked_fill(~valid, 0)
+        rs = rs * valid.to(compute)
+    logp = torch.log_softmax(z, dim=1)
+    w_y = w[t] * rs
+    row = -(1.0 - eps) * w_y * logp.gather(1, t[:, None]).squeeze(1)
+    if eps > 0:
+        row = row - (eps / C) * rs * (logp @ w)
+    if reduction == "none":
+        return row
+    total = row.sum()
+    if reduction == "sum":
+        return total
+    if reduction == "mean":
+        den = w_y.sum()
+    else:  # mean_per_sample
+        den = torch.tensor(float(N), dtype=compute, device=z.device) if ignore_index is None \
+            else (target != ignore_index).sum().to(compute)
+    return torch.where(den > 0, total / den.clamp_min(torch.finfo(compute).tiny), 0.0 * total)
 
 
 class _FusedWeightedCrossEntropy(torch.autograd.Function):
@@ -138,7 +218,7 @@ class _FusedWeightedCrossEntropy(torch.autograd.Function):
         compute = torch.float32 if logits.dtype in (torch.float16, torch.bfloat16) else logits.dtype
         w = class_weight.to(compute)
         sw = None if sample_weight is None else sample_weight.to(compute)
-        rows = max(1, min(BLOCK_ROWS, BLOCK_ELEMENTS // max(C, 1)))
+        rows = max(1, min(max(BLOCK_ROWS, -(-N // MAX_SMALL_C_BLOCKS)), BLOCK_ELEMENTS // max(C, 1)))
 
         def block(s, e):
             """(targets with ignored set to 0, weight of the true class, validity) of rows s:e."""
@@ -206,6 +286,12 @@ class _FusedWeightedCrossEntropy(torch.autograd.Function):
             else:
                 value += row_loss.sum()
         ctx.save_for_backward(grad)
+        # Kept for a second or double backward only (a reference: no copy). Not saved with
+        # save_for_backward, so that an in-place change of the logits after the forward does
+        # not break the usual backward, which needs only the gradient computed here.
+        ctx.logits = logits
+        ctx.version = None if logits.is_inference() else logits._version
+        ctx.args = (target, class_weight, sample_weight, ignore_index, float(label_smoothing))
         ctx.reduction = reduction
         ctx.consumed = False
         if per_row is not None:
@@ -215,14 +301,9 @@ class _FusedWeightedCrossEntropy(torch.autograd.Function):
         return value.to(logits.dtype)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_output):
-        if ctx.consumed:
-            raise RuntimeError(
-                "The fused weighted cross-entropy keeps a single gradient buffer and scales it in "
-                "place, so backward can run only once per forward. Use implementation='native' "
-                "for retain_graph / double backward."
-            )
+        if torch.is_grad_enabled() or ctx.consumed:
+            return (_FusedWeightedCrossEntropy._recompute(ctx, grad_output),) + (None,) * 6
         ctx.consumed = True
         (grad,) = ctx.saved_tensors
         if ctx.reduction == "none":
@@ -230,6 +311,23 @@ class _FusedWeightedCrossEntropy(torch.autograd.Function):
         elif not (grad_output.numel() == 1 and float(grad_output) == 1.0):
             grad.mul_(grad_output.to(grad.dtype))
         return grad, None, None, None, None, None, None
+
+    @staticmethod
+    def _recompute(ctx, grad_output):
+        """Gradient from the logits through differentiable ops (double or second backward)."""
+        logits = ctx.logits
+        if logits._version != ctx.version:
+            raise RuntimeError(
+                "The logits given to the fused weighted cross-entropy were modified in place "
+                "after the forward pass, so a second or double backward cannot recompute the "
+                "gradient. Do not modify them in place, or use implementation='native'."
+            )
+        create_graph = torch.is_grad_enabled()
+        with torch.enable_grad():
+            z = logits if create_graph else logits.detach().requires_grad_()
+            value = _differentiable_loss(z, *ctx.args, ctx.reduction).to(logits.dtype)
+            (g,) = torch.autograd.grad(value, z, grad_output, create_graph=create_graph)
+        return g
 
 
 def fused_weighted_cross_entropy(

@@ -366,17 +366,26 @@ def set_buffer_reuse(enabled: bool) -> None:
     _set(enabled)
 
 
-def _use_fused(implementation, z, reduction, denominator):
+def _use_fused(implementation, z, reduction, denominator, cw=None, s=None):
     """The fused one-pass kernel (wce._torch_fused) serves 2-D index targets that need a gradient.
 
     "auto" picks it on the CPU, where it beats native by avoiding two N×C buffers
-    (benchmarks/bench_fused.py); on accelerators native kernels are used.
+    (benchmarks/bench_fused.py); on accelerators native kernels are used. Native also
+    serves, even for "fused", a call that needs no gradient and whatever the kernel
+    does not cover: weights that need a gradient themselves
+    (the kernel differentiates the logits only) and torch.func transforms
+    (``vmap``/``grad``, which need a ``setup_context`` the kernel does not define).
     """
     if implementation == "native" or z.dim() != 2 or reduction == "global" or denominator is not None:
         return False
+    if any(v is not None and v.requires_grad for v in (cw, s)):
+        return False
+    if not (z.requires_grad and torch.is_grad_enabled()):
+        return False  # the kernel's point is the gradient: for a value alone native is leaner
     if implementation == "fused":
         return True
-    return z.device.type == "cpu" and z.requires_grad and torch.is_grad_enabled()
+    return (z.device.type == "cpu" and type(z) is torch.Tensor
+            and not torch._C._are_functorch_transforms_active())
 
 
 def _cross_entropy(x, targets, cw, *, ignore_index, label_smoothing, sample_weight, from_logits,
@@ -413,7 +422,7 @@ def _cross_entropy(x, targets, cw, *, ignore_index, label_smoothing, sample_weig
         valid = (lambda: None) if ignore_index is None else (lambda: t != ignore_index)
         count = (lambda: torch.tensor(float(t.numel()), device=z.device)) if ignore_index is None \
             else (lambda: valid().sum())
-        if _use_fused(implementation, z, reduction, denominator):
+        if _use_fused(implementation, z, reduction, denominator, cw, s):
             from ._torch_fused import fused_weighted_cross_entropy
 
             out = _native_checked(
@@ -456,7 +465,7 @@ def _native_checked(call, targets, n_classes, ignore_index, caller):
     """Run a native op; if it rejects a label, raise wce's clear ValueError instead."""
     try:
         return call()
-    except IndexError:
+    except (IndexError, RuntimeError):  # the fused kernel's gather reports -1 as a RuntimeError
         if not targets.is_floating_point():
             _index_targets(targets, n_classes, ignore_index, caller)
         raise
@@ -650,13 +659,15 @@ def weighted_cross_entropy(logits, targets, *, class_weight=None, ignore_index=N
         shape measured, with 1× the logits' memory instead of 3×
         (``benchmarks/bench_fused.py``, ``benchmarks/bench_torch.py``).
         ``"auto"`` uses it for ``(N, C)`` logits with class-index targets on the
-        CPU when a gradient is needed. Its backward runs once per forward (a
-        second ``backward(retain_graph=True)`` raises); choose ``"native"`` for
-        double backward. On the CPU it reuses the previous step's gradient
-        buffer once nothing refers to it any more, which saves the page faults of
-        fresh memory (most of the time at large C); up to two gradient-sized
-        buffers stay allocated between steps: :func:`empty_cache` frees them and
-        ``set_buffer_reuse(False)`` turns reuse off.
+        CPU when a gradient is needed (and the weights need none, outside
+        ``torch.func`` transforms). A second backward (``retain_graph=True``) or
+        a double backward (``create_graph=True``) recomputes the gradient from
+        the logits, so both agree with ``"native"``. On the CPU it reuses the
+        previous step's gradient buffer once nothing refers to it any more, which
+        saves the page faults of fresh memory (most of the time at large C); up
+        to two gradient-sized buffers stay allocated between steps:
+        :func:`empty_cache` frees them and ``set_buffer_reuse(False)`` turns
+        reuse off.
 
     Returns:
       A 0-d tensor, or ``(N, d1, ..., dk)`` for ``"none"``, in the dtype of ``logits``.

@@ -258,3 +258,88 @@ def test_lightgbm_callback_gives_class_major_float32(rng):
     np.testing.assert_array_equal(hess, h64.astype(np.float32))
     flat = grad.ravel(order="F")  # what LightGBM does with it: no copy needed
     assert flat.dtype == np.float32 and np.shares_memory(flat, grad)
+
+
+# --- state that must never go stale (found by review) -------------------------
+
+def _multiclass_data(rng, n=2000):
+    X = rng.normal(size=(n, 3))
+    return X, np.digitize(X[:, 0], [-0.3, 0.9])
+
+
+MULTI = {"max_depth": 3, "num_class": 3, "base_score": [0.0] * 3,
+         "disable_default_eval_metric": True}
+
+
+def test_class_weights_changed_on_the_same_objective_and_data_are_used(rng):
+    X, y = _multiclass_data(rng)
+    d = xgb.DMatrix(X, label=y)
+    w = np.array([1.0, 2.0, 3.0])
+    obj = XGBObjective.multiclass(class_weight=w)
+    xgb.train(MULTI, d, 2, obj=obj)
+    w[2] = 30.0  # edited in place after a first training
+    got = xgb.train(MULTI, d, 3, obj=obj).predict(d, output_margin=True)
+    fresh = xgb.train(MULTI, xgb.DMatrix(X, label=y), 3,
+                      obj=XGBObjective.multiclass(class_weight=[1.0, 2.0, 30.0]))
+    np.testing.assert_allclose(got, fresh.predict(d, output_margin=True), rtol=0, atol=1e-6)
+    obj.params["class_weight"] = [1.0, 2.0, 3.0]  # or replaced in params
+    again = xgb.train(MULTI, d, 3, obj=obj).predict(d, output_margin=True)
+    first = xgb.train(MULTI, xgb.DMatrix(X, label=y), 3,
+                      obj=XGBObjective.multiclass(class_weight=[1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(again, first.predict(d, output_margin=True), rtol=0, atol=1e-6)
+
+
+def test_caller_arrays_refilled_between_calls_are_read_afresh(rng):
+    n = 1000
+    obj = XGBObjective.binary(pos_weight=3.0)
+    y = (rng.random(n) < 0.3).astype(np.float64)
+    sw, m = rng.uniform(0.5, 2, n), rng.normal(size=n)
+    obj.grad_hess(m, y, sw, checked=True)
+    y[:] = 1.0 - y  # the same buffers, refilled with the next batch
+    sw *= 3.0
+    g, h = obj.grad_hess(m, y, sw, checked=True)
+    g_ref, h_ref = _general(obj, m, y, sw)
+    np.testing.assert_array_equal(g, g_ref)
+    np.testing.assert_array_equal(h, h_ref)
+
+
+def test_set_label_and_set_weight_between_trainings_are_seen(rng):
+    X = rng.normal(size=(2000, 3))
+    y_a, y_b = (X[:, 0] > 0).astype(int), (X[:, 1] > 0.5).astype(int)
+    params = {"max_depth": 3, "base_score": 0.0, "disable_default_eval_metric": True}
+    obj = XGBObjective.binary(pos_weight=3.0)
+    d = xgb.DMatrix(X, label=y_a)
+    xgb.train(params, d, 2, obj=obj)
+    d.set_label(y_b)
+    got = xgb.train(params, d, 3, obj=obj).predict(d, output_margin=True)
+    fresh = xgb.train(params, xgb.DMatrix(X, label=y_b), 3, obj=XGBObjective.binary(pos_weight=3.0))
+    np.testing.assert_allclose(got, fresh.predict(d, output_margin=True), rtol=0, atol=1e-6)
+    sw = rng.uniform(0.2, 3.0, len(y_b))
+    d.set_weight(sw)
+    got = xgb.train(params, d, 3, obj=obj).predict(d, output_margin=True)
+    # A fresh objective on the same DMatrix (a new DMatrix built with weights would also
+    # change XGBoost's weighted quantile sketch, hence the histogram bins).
+    fresh = xgb.train(params, d, 3, obj=XGBObjective.binary(pos_weight=3.0))
+    np.testing.assert_allclose(got, fresh.predict(d, output_margin=True), rtol=0, atol=1e-6)
+    unweighted = xgb.train(params, xgb.DMatrix(X, label=y_b), 3,
+                           obj=XGBObjective.binary(pos_weight=3.0))
+    assert not np.allclose(got, unweighted.predict(d, output_margin=True), atol=1e-3)
+
+
+def test_a_subclass_overriding_grad_hess_is_what_trains(rng):
+    class Stiffer(XGBObjective):
+        calls = 0
+
+        def grad_hess(self, margin, labels, sample_weight=None, *, checked=False):
+            Stiffer.calls += 1
+            g, h = super().grad_hess(margin, labels, sample_weight, checked=checked)
+            return g, 4.0 * h
+
+    X = rng.normal(size=(1000, 3))
+    y = (X[:, 0] > 0.5).astype(int)
+    params = {"max_depth": 3, "base_score": 0.0, "disable_default_eval_metric": True}
+    d = xgb.DMatrix(X, label=y)
+    stiff = xgb.train(params, d, 5, obj=Stiffer.binary(pos_weight=2.0))
+    plain = xgb.train(params, d, 5, obj=XGBObjective.binary(pos_weight=2.0))
+    assert Stiffer.calls == 5
+    assert not np.allclose(stiff.predict(d, output_margin=True), plain.predict(d, output_margin=True))

@@ -89,6 +89,19 @@ _FAST_PARAMS = {False: frozenset({"pos_weight", "class_weight", "alpha"}),
                 True: frozenset({"class_weight"})}
 
 
+def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Same shape and values (None and empty are alike: no weights)."""
+    if a is None or a.size == 0 or b is None or b.size == 0:
+        return (a is None or a.size == 0) and (b is None or b.size == 0)
+    return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def _numerics_overridden(cls: type) -> bool:
+    """True if a subclass replaces the gradient (then the fast path must not bypass it)."""
+    return any(getattr(cls, name) is not getattr(Objective, name)
+               for name in ("grad_hess", "_binary_grad_hess", "_multiclass_grad_hess"))
+
+
 def check_version(module: Any, minimum: tuple[int, int], *, what: str) -> None:
     """Refuse a library older than ``minimum`` with a message naming the upgrade."""
     text = getattr(module, "__version__", "0")
@@ -280,11 +293,23 @@ class Objective:
 
     def _data(self, data: Any, labels: Callable[[], Any], weights: Callable[[], Any],
               n_classes: int | None) -> tuple[np.ndarray, np.ndarray | None]:
-        if self._cache is None or self._cache[0] is not data:
-            y, sw = self.check_data(labels(), weights(), n_classes=n_classes)
+        """The checked labels and weights of the library's data object, cached with it.
+
+        The library's current labels and weights are read every round and compared
+        with the ones the cache was made from (an O(n) read, small next to the
+        gradient), so ``set_label``/``set_weight`` on the same data object between
+        two trainings with the same objective is never trained on stale data.
+        """
+        raw_y, raw_w = np.asarray(labels()), weights()
+        raw_w = None if raw_w is None else np.asarray(raw_w)
+        cache = self._cache
+        if (cache is None or cache[0] is not data or not _same_array(cache[3], raw_y)
+                or not _same_array(cache[4], raw_w)):
+            y, sw = self.check_data(raw_y, raw_w, n_classes=n_classes)
             y_in = y if self.multiclass else y.astype(np.float64)
-            self._cache = (data, y_in, sw)
-        return self._cache[1], self._cache[2]
+            cache = (data, y_in, sw, raw_y.copy(), None if raw_w is None else raw_w.copy())
+            self._cache = cache
+        return cache[1], cache[2]
 
     def __getstate__(self) -> dict:
         # The cache holds the library's data object (ctypes handles): never copy or pickle it.
@@ -318,7 +343,8 @@ class Objective:
             labels, sample_weight = self.check_data(labels, sample_weight, n_classes=k)
             if not self.multiclass:
                 labels = labels.astype(np.float64)
-        fast = self._fast_grad_hess(margin, labels, sample_weight)
+        # Arrays from the caller may be refilled between calls: no per-row cache for them.
+        fast = self._fast_grad_hess(margin, labels, sample_weight, cache=False)
         if fast is not None:
             return fast
         if not self.multiclass:
@@ -334,13 +360,16 @@ class Objective:
         float64 result trains identical trees with half the memory traffic.
         """
         margin = np.asarray(margin)
+        if _numerics_overridden(type(self)):  # a subclass's own gradient is what trains
+            return self.grad_hess(margin, labels, sample_weight, checked=True)
         fast = self._fast_grad_hess(margin, labels, sample_weight, dtype=np.float32)
         if fast is not None:
             return fast
         return self.grad_hess(margin, labels, sample_weight, checked=True)
 
     def _fast_grad_hess(self, margin: np.ndarray, y: np.ndarray, sw: np.ndarray | None, *,
-                        dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray] | None:
+                        dtype: type = np.float64, cache: bool = True
+                        ) -> tuple[np.ndarray, np.ndarray] | None:
         """The fast path (:mod:`wce._gbdt_fast`) where it applies, else None.
 
         It covers cross-entropy with class weights only (no other reference
@@ -348,7 +377,8 @@ class Objective:
         range; the result equals the general path's (bitwise for binary, to a
         few ulps for softmax). Its per-row arrays are prepared once for a given
         ``(labels, sample_weight)`` pair of arrays (the ones the data cache hands
-        out every round) and kept with them.
+        out every round) and the current class weights, and kept with them
+        (``cache=False``: computed afresh, for arrays the caller owns).
         """
         if (self.loss != "cross_entropy" or not set(self.params) <= _FAST_PARAMS[self.multiclass]
                 or margin.dtype not in (np.float32, np.float64) or y.ndim != 1):
@@ -363,10 +393,15 @@ class Objective:
         else:
             k = 2
         factor = self._factor(k) if self.multiclass else None
-        key = self._fast_cache
-        if key is None or key[0] is not y or key[1] is not sw or key[2:4] != (k, factor):
-            key = self._fast_cache = (y, sw, k, factor, self._fast_rows(y, sw, k, factor))
-        rows = key[4]
+        # K floats, read every call: class weights edited in place or in params are seen.
+        class_weight = self._class_weight_vector(k)
+        signature = (k, factor, class_weight.shape, class_weight.tobytes())
+        key = self._fast_cache if cache else None
+        if key is None or key[0] is not y or key[1] is not sw or key[2] != signature:
+            key = (y, sw, signature, self._fast_rows(y, sw, k, factor, class_weight))
+            if cache:
+                self._fast_cache = key
+        rows = key[3]
         if rows is None:
             return None
         if self.multiclass:
@@ -374,12 +409,12 @@ class Objective:
         return _gbdt_fast.binary_cross_entropy(margin, *rows, dtype=dtype)
 
     def _fast_rows(self, y: np.ndarray, sw: np.ndarray | None, k: int,
-                   factor: float | None) -> tuple | None:
+                   factor: float | None, class_weight: np.ndarray) -> tuple | None:
         """Per-row arrays of the fast path, or None where the reference must judge the data."""
         if sw is not None and sw.shape != y.shape:
             return None
+        class_weight = class_weight.copy()
         if self.multiclass:
-            class_weight = self._class_weight_vector(k)
             if class_weight.shape != (k,) or not np.issubdtype(y.dtype, np.integer):
                 return None
             if y.size and (y.min() < 0 or y.max() >= k):
@@ -388,7 +423,7 @@ class Objective:
             return y.astype(np.int64), weight, factor * weight, HESSIAN_FLOOR * weight
         if not np.all((y == 0) | (y == 1)):
             return None
-        weight = self._element_weight(y, sw, self._class_weight_vector(2))
+        weight = self._element_weight(y, sw, class_weight)
         # ``weight * y`` is the reference's ``s w_+ y``: the weight on positives, 0 on negatives.
         return weight, weight * y, HESSIAN_FLOOR * weight
 

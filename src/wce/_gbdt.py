@@ -91,9 +91,8 @@ _FAST_PARAMS = {False: frozenset({"pos_weight", "class_weight", "alpha"}),
 
 def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     """Same shape and values (None and empty are alike: no weights)."""
-    if a is None or a.size == 0 or b is None or b.size == 0:
-        return (a is None or a.size == 0) and (b is None or b.size == 0)
-    return a.shape == b.shape and bool(np.array_equal(a, b))
+    a_none, b_none = a is None or a.size == 0, b is None or b.size == 0
+    return a_none and b_none if a_none or b_none else bool(np.array_equal(a, b))
 
 
 def _numerics_overridden(cls: type) -> bool:
@@ -347,6 +346,10 @@ class Objective:
         fast = self._fast_grad_hess(margin, labels, sample_weight, cache=False)
         if fast is not None:
             return fast
+        return self._reference_grad_hess(margin, labels, sample_weight)
+
+    def _reference_grad_hess(self, margin: np.ndarray, labels: np.ndarray,
+                             sample_weight: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if not self.multiclass:
             return self._binary_grad_hess(margin, labels, sample_weight)
         return self._multiclass_grad_hess(margin, labels, sample_weight)
@@ -365,7 +368,8 @@ class Objective:
         fast = self._fast_grad_hess(margin, labels, sample_weight, dtype=np.float32)
         if fast is not None:
             return fast
-        return self.grad_hess(margin, labels, sample_weight, checked=True)
+        # The fast path already judged (and cached) these arrays: straight to the reference.
+        return self._reference_grad_hess(margin, labels, sample_weight)
 
     def _fast_grad_hess(self, margin: np.ndarray, y: np.ndarray, sw: np.ndarray | None, *,
                         dtype: type = np.float64, cache: bool = True
@@ -413,7 +417,6 @@ class Objective:
         """Per-row arrays of the fast path, or None where the reference must judge the data."""
         if sw is not None and sw.shape != y.shape:
             return None
-        class_weight = class_weight.copy()
         if self.multiclass:
             if class_weight.shape != (k,) or not np.issubdtype(y.dtype, np.integer):
                 return None

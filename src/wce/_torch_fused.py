@@ -22,9 +22,10 @@ inference mode and outside any dispatch/function mode (fake tensors,
 ``torch.export`` tracing), and only when the pooled buffer is at most
 :data:`MAX_SLACK` times the size needed. The cost is that up to
 :data:`POOL_SIZE` gradient-sized buffers stay allocated between steps;
-:func:`empty_cache` frees them and :func:`set_buffer_reuse` turns reuse off. (The opt-in :data:`USE_HUGE_PAGES` advises fresh buffers into
-transparent huge pages instead, which also cuts the page faults but stalls for
-hundreds of milliseconds at times while the kernel compacts memory.)
+:func:`empty_cache` frees them and :func:`set_buffer_reuse` turns reuse off.
+(The opt-in :data:`USE_HUGE_PAGES` advises fresh buffers into transparent huge
+pages instead, which also cuts the page faults but stalls for hundreds of
+milliseconds at times while the kernel compacts memory.)
 
 Only plain PyTorch operations are used, so it runs on every device and dtype;
 float16/bfloat16 blocks are computed in float32 and stored in the input dtype.
@@ -32,8 +33,8 @@ float16/bfloat16 blocks are computed in float32 and stored in the input dtype.
 The gradient computed in the forward pass serves the first backward. A second
 backward through the same graph (``retain_graph=True``, ``autograd.functional.
 jacobian``) and double backward (``create_graph=True``: Hessians, MAML, gradient
-penalties) recompute the loss differentiably from the logits, which are kept
-for that (a reference, not a copy), so both give what native gives.
+penalties) recompute the loss on wce's native path from the logits, which are
+kept for that (a reference, not a copy), so both give what native gives.
 
 For class-index targets ``y``, class weights ``w``, label smoothing ε over C
 classes, and sample weight ``s`` the per-row pieces are
@@ -118,8 +119,8 @@ class _Pooled:
         return _use_count(st._cdata), sys.getrefcount(st)
 
     def free(self) -> bool:
-        """Nothing but the pool refers to the buffer, and it is still private memory."""
-        return self.references() == self.idle and not self.storage.is_shared()
+        """Nothing but the pool refers to the buffer (shared ones are dropped before asking)."""
+        return self.references() == self.idle
 
 
 _pool: dict[torch.dtype, list[_Pooled]] = {}
@@ -178,36 +179,6 @@ def _empty_like_huge(x: torch.Tensor) -> torch.Tensor:
         entries.insert(0, entry)
         del entries[POOL_SIZE:]
         return _tensor_on(entry, x)
-
-
-def _differentiable_loss(z, target, w, sw, ignore_index, eps, reduction):
-    """The same loss from differentiable ops (log-softmax), for recomputation in backward."""
-    N, C = z.shape
-    compute = torch.float32 if z.dtype in (torch.float16, torch.bfloat16) else z.dtype
-    z = z.to(compute)
-    w = w.to(compute)
-    t = target
-    rs = torch.ones(N, dtype=compute, device=z.device) if sw is None else sw.to(compute)
-    if ignore_index is not None:
-        valid = t != ignore_index
-        t = t.masked_fill(~valid, 0)
-        rs = rs * valid.to(compute)
-    logp = torch.log_softmax(z, dim=1)
-    w_y = w[t] * rs
-    row = -(1.0 - eps) * w_y * logp.gather(1, t[:, None]).squeeze(1)
-    if eps > 0:
-        row = row - (eps / C) * rs * (logp @ w)
-    if reduction == "none":
-        return row
-    total = row.sum()
-    if reduction == "sum":
-        return total
-    if reduction == "mean":
-        den = w_y.sum()
-    else:  # mean_per_sample
-        den = torch.tensor(float(N), dtype=compute, device=z.device) if ignore_index is None \
-            else (target != ignore_index).sum().to(compute)
-    return torch.where(den > 0, total / den.clamp_min(torch.finfo(compute).tiny), 0.0 * total)
 
 
 class _FusedWeightedCrossEntropy(torch.autograd.Function):
@@ -314,7 +285,7 @@ class _FusedWeightedCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def _recompute(ctx, grad_output):
-        """Gradient from the logits through differentiable ops (double or second backward)."""
+        """Gradient from the logits through the native path (double or second backward)."""
         logits = ctx.logits
         if logits._version != ctx.version:
             raise RuntimeError(
@@ -322,10 +293,16 @@ class _FusedWeightedCrossEntropy(torch.autograd.Function):
                 "after the forward pass, so a second or double backward cannot recompute the "
                 "gradient. Do not modify them in place, or use implementation='native'."
             )
+        from .torch import weighted_cross_entropy  # the native path: differentiable throughout
+
+        target, class_weight, sample_weight, ignore_index, label_smoothing = ctx.args
         create_graph = torch.is_grad_enabled()
         with torch.enable_grad():
             z = logits if create_graph else logits.detach().requires_grad_()
-            value = _differentiable_loss(z, *ctx.args, ctx.reduction).to(logits.dtype)
+            value = weighted_cross_entropy(
+                z, target, class_weight=class_weight, sample_weight=sample_weight,
+                ignore_index=ignore_index, label_smoothing=label_smoothing,
+                reduction=ctx.reduction, implementation="native")
             (g,) = torch.autograd.grad(value, z, grad_output, create_graph=create_graph)
         return g
 

@@ -371,10 +371,9 @@ def _use_fused(implementation, z, reduction, denominator, cw=None, s=None):
 
     "auto" picks it on the CPU, where it beats native by avoiding two N×C buffers
     (benchmarks/bench_fused.py); on accelerators native kernels are used. Native also
-    serves, even for "fused", a call that needs no gradient and whatever the kernel
-    does not cover: weights that need a gradient themselves
-    (the kernel differentiates the logits only) and torch.func transforms
-    (``vmap``/``grad``, which need a ``setup_context`` the kernel does not define).
+    serves, even for "fused", a call that needs no gradient and weights that need a
+    gradient themselves (the kernel differentiates the logits only); for "auto", also
+    torch.func transforms (``vmap``/``grad`` need a ``setup_context`` the kernel lacks).
     """
     if implementation == "native" or z.dim() != 2 or reduction == "global" or denominator is not None:
         return False

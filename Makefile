@@ -48,4 +48,4 @@ bench: $(VENV)/.installed-test
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache wce-report wce-sweep site
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache wce-report wce-sweep wce-longtail site

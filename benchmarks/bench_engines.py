@@ -1,4 +1,4 @@
-"""Counting class labels in a large Parquet file: local streaming vs Dask vs Spark (issues 3 and 8).
+"""Counting class labels in a large Parquet file: local streaming vs Dask vs Spark.
 
 A skewed integer label column (20 classes, Zipf-like) is generated in chunks
 with pyarrow into /tmp (not committed), then counted by

@@ -1,4 +1,4 @@
-"""Class counts at scale (issue 8): the local, Dask and Spark engines give the same ClassCounts.
+"""Class counts at scale: the local, Dask and Spark engines give the same ClassCounts.
 
 Dask runs on its synchronous scheduler (one test on threads); Spark in ``local[2]``
 mode, one session for the whole module.

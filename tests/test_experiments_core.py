@@ -10,7 +10,8 @@ from scipy.optimize import check_grad
 from scipy.special import expit
 
 from wce.experiments import statistics as S
-from wce.experiments.methods import METHODS, Options, get_method, parse_methods
+from wce.experiments.methods import (COMMANDS, COMPARE_METHODS, LONG_TAIL_METHODS, METHODS, Options,
+                                     get_method, parse_methods)
 from wce.experiments.metrics import best_f1_threshold, expected_calibration_error, fold_metrics
 from wce.experiments.models import LinearModel
 from wce.losses import binary_cross_entropy, cost_sensitive_cross_entropy
@@ -153,7 +154,7 @@ def test_logreg_balanced_weights_are_sklearn_class_weight_balanced():
     assert ours.intercept_ == pytest.approx(ref.intercept_[0], abs=1e-4)
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", sorted(COMPARE_METHODS))
 def test_logreg_objective_gradient_matches_finite_differences(name):
     method = METHODS[name]
     X, y = _linear_data(n=80, seed=2)
@@ -198,10 +199,90 @@ def test_weight_schemes_come_from_training_labels():
 
 def test_parse_methods_errors_and_expansions():
     assert [m.name for m in parse_methods("ce, smote")] == ["ce", "smote"]
-    assert len(parse_methods("all")) == len(METHODS)
+    assert len(parse_methods("all")) == len(COMPARE_METHODS)
+    assert [m.name for m in parse_methods("all", command="wce longtail")] == list(LONG_TAIL_METHODS)
     with pytest.raises(ValueError, match="Unknown method 'smoot'"):
         parse_methods("smoot")
     with pytest.raises(ValueError, match="pos_weight:R needs a positive number"):
         parse_methods("pos_weight:-1")
     with pytest.raises(ValueError, match="No method given"):
         parse_methods(" , ")
+
+
+def test_every_method_parameter_is_an_option_of_each_command_that_runs_it():
+    from wce.experiments.longtail import LongTailConfig
+
+    options = {"wce compare": set(vars(Options())), "wce longtail": set(vars(LongTailConfig()))}
+    for command, (names, default) in COMMANDS.items():
+        assert set(default) <= set(names) <= set(METHODS)
+        for name in names:
+            missing = set(METHODS[name].parameters) - options[command]
+            assert not missing, f"{name} reads {missing}, which {command} does not have"
+
+
+def test_a_method_of_the_other_command_is_refused_in_one_line():
+    with pytest.raises(ValueError, match=r"^Method 'balanced_softmax' does not run in wce compare \(it runs in "
+                                         r"wce longtail\)\. Known: ce, ce\+threshold, .*pos_weight:R\.$"):
+        parse_methods("ce,balanced_softmax")
+    with pytest.raises(ValueError, match="has no binary form"):
+        METHODS["ldam_drw"].plan(np.array([0, 1, 1]), Options())
+
+
+def _wce_imports() -> dict:
+    """``{module: {wce modules it imports}}`` over src/wce, function-level imports included."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "src"
+    modules = {}
+    for path in (root / "wce").rglob("*.py"):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        package = parts[:-1]  # what a relative import of level 1 starts from
+        modules[".".join(package if parts[-1] == "__init__" else parts)] = (path, package)
+    graph = {}
+    for name, (path, package) in modules.items():
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = package[:len(package) - node.level + 1] if node.level else []
+                prefix = ".".join(base + ([node.module] if node.module else []))
+                targets = [f"{prefix}.{a.name}" if f"{prefix}.{a.name}" in modules else prefix for a in node.names]
+            else:
+                continue
+            edges |= {t for t in targets if t in modules and t != name}
+        graph[name] = edges
+    return graph
+
+
+def test_layers_import_downward_only_and_never_in_a_circle():
+    """reporting imports nothing from experiments or cli; experiments nothing from cli; no cycles."""
+    graph = _wce_imports()
+    assert "wce.reporting.compare" in graph and "wce.experiments.longtail" in graph
+
+    def inside(module, package):
+        return module == package or module.startswith(package + ".")
+
+    for module, imported in graph.items():
+        if inside(module, "wce.reporting"):
+            bad = {m for m in imported if inside(m, "wce.experiments") or m == "wce.cli"}
+            assert not bad, f"{module} imports {sorted(bad)}"
+        if inside(module, "wce.experiments"):
+            assert "wce.cli" not in imported, f"{module} imports wce.cli"
+    # Cycles (strongly connected components) through the experiment, reporting and cli layers.
+    ours = [m for m in graph if inside(m, "wce.experiments") or inside(m, "wce.reporting") or m == "wce.cli"]
+
+    def reachable(start):
+        seen, stack = set(), [start]
+        while stack:
+            for nxt in graph[stack.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return seen
+
+    reach = {m: reachable(m) for m in graph}
+    cycles = sorted(m for m in ours if m in reach[m])
+    assert not cycles, f"import cycles through {cycles}: " + ", ".join(
+        f"{m} -> {sorted(n for n in graph[m] if m in reach[n])}" for m in cycles)

@@ -1,4 +1,4 @@
-"""The GBDT objectives' fast path (wce._gbdt_fast) against the general reference path (issue 6).
+"""The GBDT objectives' fast path (wce.gbdt._fast) against the general reference path.
 
 Weighted binary and softmax cross-entropy skip the NumPy reference every boosting round;
 these tests check that they still give the reference's gradient and the documented Hessian
@@ -15,7 +15,8 @@ import pytest
 xgb = pytest.importorskip("xgboost")
 pytest.importorskip("sklearn")
 
-from wce import _gbdt, _gbdt_fast  # noqa: E402
+from wce.gbdt import _fast as gbdt_fast  # noqa: E402
+from wce.gbdt import _objective  # noqa: E402
 from wce.losses import (  # noqa: E402
     binary_cross_entropy,
     value_and_grad,
@@ -32,8 +33,8 @@ BINARY_PARAMS = [{}, {"pos_weight": 9.0}, {"class_weight": (0.4, 3.0)}, {"alpha"
 def blocks(request, monkeypatch):
     """Run each test both on a single block and split over many blocks and threads."""
     if request.param != "one block":
-        monkeypatch.setattr(_gbdt_fast, "BLOCK_ELEMENTS", 48)
-        monkeypatch.setattr(_gbdt_fast, "n_threads", lambda: 3)
+        monkeypatch.setattr(gbdt_fast, "BLOCK_ELEMENTS", 48)
+        monkeypatch.setattr(gbdt_fast, "n_threads", lambda: 3)
     return request.param
 
 
@@ -125,8 +126,8 @@ def test_fast_path_does_not_depend_on_blocks_or_threads(monkeypatch, rng):
     sw = rng.uniform(0.5, 2.0, n)
     results = []
     for block, threads in [(1 << 16, 1), (1 << 16, 4), (100, 1), (100, 2), (7, 4), (1, 3)]:
-        monkeypatch.setattr(_gbdt_fast, "BLOCK_ELEMENTS", block)
-        monkeypatch.setattr(_gbdt_fast, "n_threads", lambda threads=threads: threads)
+        monkeypatch.setattr(gbdt_fast, "BLOCK_ELEMENTS", block)
+        monkeypatch.setattr(gbdt_fast, "n_threads", lambda threads=threads: threads)
         results.append(XGBObjective.binary(pos_weight=3.0).grad_hess(m2, y2, sw)
                        + XGBObjective.multiclass(class_weight=np.arange(1.0, k + 1))
                        .grad_hess(m7, y7, sw))
@@ -136,7 +137,7 @@ def test_fast_path_does_not_depend_on_blocks_or_threads(monkeypatch, rng):
 
 
 def test_run_blocks_reraises_errors_from_helper_threads(monkeypatch):
-    monkeypatch.setattr(_gbdt_fast, "n_threads", lambda: 3)
+    monkeypatch.setattr(gbdt_fast, "n_threads", lambda: 3)
     seen = []
 
     def block(start, stop):
@@ -146,8 +147,8 @@ def test_run_blocks_reraises_errors_from_helper_threads(monkeypatch):
         return True
 
     with pytest.raises(RuntimeError, match="boom"):
-        _gbdt_fast.run_blocks(100, 10, block)
-    assert _gbdt_fast.run_blocks(95, 10, lambda s, e: seen.append((s, e)) or True)
+        gbdt_fast.run_blocks(100, 10, block)
+    assert gbdt_fast.run_blocks(95, 10, lambda s, e: seen.append((s, e)) or True)
     assert sorted(seen[-10:]) == [(s, min(s + 10, 95)) for s in range(0, 95, 10)]
 
 
@@ -236,7 +237,7 @@ def test_xgboost_training_matches_the_general_path(monkeypatch, rng):
         return booster.predict(xgb.DMatrix(X), output_margin=True)
 
     fast = [train(obj, y, extra) for obj, y, extra in cases]
-    monkeypatch.setattr(_gbdt.Objective, "_fast_grad_hess", lambda self, *a, **k: None)
+    monkeypatch.setattr(_objective.Objective, "_fast_grad_hess", lambda self, *a, **k: None)
     general = [train(obj, y, extra) for obj, y, extra in cases]
     np.testing.assert_array_equal(fast[0], general[0])
     np.testing.assert_allclose(fast[1], general[1], rtol=1e-5, atol=1e-6)

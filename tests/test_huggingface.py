@@ -15,7 +15,7 @@ datasets = pytest.importorskip("datasets")
 from transformers import (BertConfig, BertForSequenceClassification,  # noqa: E402
                           BertForTokenClassification, Trainer, TrainingArguments)
 
-from wce.huggingface import (WeightedCrossEntropyLoss, WeightedLossTrainer,  # noqa: E402
+from wce.huggingface import (WeightedComputeLoss, WeightedLossTrainer,  # noqa: E402
                              class_weights_from_dataset)
 from wce.losses import weighted_cross_entropy  # noqa: E402
 from wce.weights import class_weights  # noqa: E402
@@ -113,7 +113,7 @@ def test_trap4_class_label_never_seen_raises_unless_policy(dataset):
 def test_compute_loss_func_trains_with_the_weighted_cross_entropy(dataset, tmp_path):
     ds, labels = dataset
     weights = class_weights_from_dataset(ds)
-    loss_fn = WeightedCrossEntropyLoss(weights)
+    loss_fn = WeightedComputeLoss(weights)
     seen = []
 
     def recording(outputs, labels, num_items_in_batch=None):
@@ -139,7 +139,7 @@ def test_trap9_compute_loss_func_mean_refuses_gradient_accumulation(dataset, tmp
     ds, _ = dataset
     trainer = Trainer(model=tiny_bert(), args=training_args(tmp_path, per_device_train_batch_size=4,
                                                             gradient_accumulation_steps=2),
-                      train_dataset=ds, compute_loss_func=WeightedCrossEntropyLoss([1.0, 2.0, 4.0]))
+                      train_dataset=ds, compute_loss_func=WeightedComputeLoss([1.0, 2.0, 4.0]))
     with pytest.raises(ValueError, match=r"TRAPS 9.*WeightedLossTrainer"):
         trainer.train()
 
@@ -148,7 +148,7 @@ def test_trap9_compute_loss_func_mean_per_sample_is_global_under_accumulation(da
     """TRAPS 9: mean_per_sample divides by the Trainer's num_items_in_batch, so the step loss is global."""
     ds, _ = dataset
     weights = np.array([0.5, 2.0, 4.0])
-    loss_fn = WeightedCrossEntropyLoss(weights, reduction="mean_per_sample")
+    loss_fn = WeightedComputeLoss(weights, reduction="mean_per_sample")
     seen = []
 
     def recording(outputs, labels, num_items_in_batch=None):
@@ -219,7 +219,7 @@ def test_token_classification_shapes_and_ignored_labels():
     labels[:, :2] = -100
     weights = [0.5, 1.0, 2.0, 3.0]
     outputs = model(input_ids=ids)
-    value = WeightedCrossEntropyLoss(weights)(outputs, labels)
+    value = WeightedComputeLoss(weights)(outputs, labels)
     expected = weighted_cross_entropy(outputs.logits.detach().double().numpy().reshape(-1, 4), labels.numpy().reshape(-1),
                                       class_weight=weights, ignore_index=-100)
     np.testing.assert_allclose(value.item(), expected, rtol=1e-6)
@@ -230,7 +230,7 @@ def test_trap7_all_labels_ignored_gives_zero_with_zero_gradient():
     logits = torch.randn(4, 3, requires_grad=True)
     labels = torch.full((4,), -100)
     for reduction in ("mean", "mean_per_sample", "sum"):
-        loss = WeightedCrossEntropyLoss([1.0, 2.0, 3.0], reduction=reduction)({"logits": logits}, labels)
+        loss = WeightedComputeLoss([1.0, 2.0, 3.0], reduction=reduction)({"logits": logits}, labels)
         loss.backward()
         assert loss.item() == 0.0 and torch.all(logits.grad == 0)
         logits.grad = None
@@ -240,21 +240,21 @@ def test_trap11_half_precision_logits_are_computed_in_float32():
     """TRAPS 11: bfloat16 logits give the reference value (wce.torch computes in float32) in bfloat16."""
     logits = torch.tensor([[30.0, 0.0, -30.0], [0.5, 0.25, 0.0]]).bfloat16()
     labels = torch.tensor([2, 1])
-    value = WeightedCrossEntropyLoss([1.0, 2.0, 3.0])({"logits": logits}, labels)
+    value = WeightedComputeLoss([1.0, 2.0, 3.0])({"logits": logits}, labels)
     assert value.dtype == torch.bfloat16
     expected = weighted_cross_entropy(logits.double().numpy(), labels.numpy(), class_weight=[1.0, 2.0, 3.0])
     np.testing.assert_allclose(value.double().item(), expected, rtol=2 ** -8)
 
 
 def test_loss_bad_input_messages():
-    with pytest.raises(ValueError, match="The 'reduction' parameter of WeightedCrossEntropyLoss must be one of"):
-        WeightedCrossEntropyLoss([1.0, 2.0], reduction="avg")
+    with pytest.raises(ValueError, match="The 'reduction' parameter of WeightedComputeLoss must be one of"):
+        WeightedComputeLoss([1.0, 2.0], reduction="avg")
     with pytest.raises(ValueError, match="must be non-negative"):
-        WeightedCrossEntropyLoss([1.0, -2.0])
+        WeightedComputeLoss([1.0, -2.0])
     with pytest.raises(ValueError, match=r"one weight per class \(3\). Got shape \(2,\)"):
-        WeightedCrossEntropyLoss([1.0, 2.0])({"logits": torch.zeros(2, 3)}, torch.tensor([0, 1]))
+        WeightedComputeLoss([1.0, 2.0])({"logits": torch.zeros(2, 3)}, torch.tensor([0, 1]))
     with pytest.raises(ValueError, match=r"must be class indices in \[0, 2\] \(ignore_index=-100 is exempt\)"):
-        WeightedCrossEntropyLoss([1.0, 2.0, 3.0])({"logits": torch.zeros(2, 3)}, torch.tensor([0, 7]))
+        WeightedComputeLoss([1.0, 2.0, 3.0])({"logits": torch.zeros(2, 3)}, torch.tensor([0, 7]))
     with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'class_weight'"):
         WeightedLossTrainer(model=tiny_bert())
 

@@ -340,7 +340,7 @@ def test_class_weight_dict_equals_sklearn_balanced():
 def test_sample_weights_kinds_and_errors():
     np.testing.assert_allclose(wk.sample_weights(np.eye(3)[[0, 2]], [1.0, 2.0, 3.0], kind="onehot"),
                                [1.0, 3.0])
-    with pytest.raises(ValueError, match="keys 0..C-1"):
+    with pytest.raises(ValueError, match="class indices 0..K-1 as keys"):
         wk.sample_weights(np.array([0, 2]), {0: 1.0, 2: 3.0})
     with pytest.raises(ValueError, match=r"integers in \[0, 1\]"):
         wk.sample_weights(np.array([0, 2]), [1.0, 2.0])

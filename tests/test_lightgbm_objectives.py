@@ -16,7 +16,7 @@ from sklearn.model_selection import cross_val_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from wce import _gbdt  # noqa: E402
+from wce.gbdt import _objective  # noqa: E402
 from wce.lightgbm import LGBMObjective, WeightedLGBMClassifier  # noqa: E402
 from wce.losses import binary_focal_loss, focal_loss, value_and_grad, value_grad_hess  # noqa: E402
 
@@ -76,7 +76,7 @@ def test_multiclass_objective_matches_builtin_with_sample_weights(rng):
                                builtin.predict(X, raw_score=True), atol=1e-6)
     margin = rng.normal(size=(5, 3))
     _, hess = obj.grad_hess(margin, y[:5], sw[:5])
-    p = _gbdt.softmax(margin)
+    p = _objective.softmax(margin)
     np.testing.assert_allclose(hess, 1.5 * (sw[:5] * cw[y[:5]])[:, None] * p * (1 - p))
 
 

@@ -273,7 +273,7 @@ def test_out_of_range_target_is_reported():
 @pytest.fixture(scope="module")
 def T():
     torch = pytest.importorskip("torch")
-    from wce import _torch_long_tail
+    import wce.torch as _torch_long_tail
 
     return torch, _torch_long_tail
 

@@ -1,4 +1,4 @@
-"""wce longtail: long-tailed splits, methods, metrics, report and CLI (issue 11)."""
+"""wce longtail: long-tailed splits, methods, metrics, report and CLI."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ pd = pytest.importorskip("pandas")
 
 import torch  # noqa: E402
 
-from wce.cli import main  # noqa: E402
+from wce.cli import build_parser, main  # noqa: E402
 from wce.experiments import longtail as lt  # noqa: E402
+from wce.experiments.methods import (LONG_TAIL_METHODS, METHODS, get_method,  # noqa: E402
+                                     weights_from_counts)
 
 
 @pytest.mark.parametrize("n_max, C, ir", [(500, 10, 100.0), (120, 26, 10.0), (7, 6, 100.0),
@@ -78,11 +80,11 @@ def test_reference_bridge_matches_torch_autograd():
     torch.testing.assert_close(g_ours, g_native)
 
 
-@pytest.mark.parametrize("method", [m for m in lt.METHODS])
+@pytest.mark.parametrize("method", LONG_TAIL_METHODS)
 def test_every_method_gives_a_finite_loss_and_gradient(method):
     config = lt.LongTailConfig(epochs=10)
     counts = np.array([40, 12, 4, 1])
-    loss = lt.method_loss(method, counts, config, lt.torch_losses())
+    loss = METHODS[method].multiclass_loss(counts, config, lt.torch_losses())
     z = torch.randn(16, 4, requires_grad=True)
     y = torch.randint(0, 4, (16,))
     value = loss(z, y, 0)
@@ -94,12 +96,12 @@ def test_ldam_drw_switches_to_class_balanced_weights():
     config = lt.LongTailConfig(epochs=10, drw_fraction=0.8)
     counts = np.array([40, 12, 4, 1])
     losses = lt.torch_losses()
-    loss = lt.method_loss("ldam_drw", counts, config, losses)
+    loss = METHODS["ldam_drw"].multiclass_loss(counts, config, losses)
     z, y = torch.randn(16, 4), torch.arange(16) % 4
     plain = losses["ldam_loss"](z, y, samples_per_class=counts)
     weighted = losses["ldam_loss"](z, y, samples_per_class=counts,
-                                   class_weight=lt._weights_from_counts(
-                                       counts.astype(float), scheme="effective_number",
+                                   class_weight=weights_from_counts(
+                                       counts, scheme="effective_number",
                                        beta=config.beta_drw, normalize="sum_to_k"))
     assert loss(z, y, 7).item() == pytest.approx(plain.item())
     assert loss(z, y, 8).item() == pytest.approx(weighted.item())
@@ -110,10 +112,10 @@ def test_check_claims_counts_agreement():
     rows = []
     for d, ce, inv in [("a", 0.30, 0.25), ("b", 0.20, 0.22), ("c", 0.40, 0.10)]:
         rows += [{"dataset": d, "imbalance_ratio": 100.0, "method": "ce", "error": ce},
-                 {"dataset": d, "imbalance_ratio": 100.0, "method": "inverse_frequency",
+                 {"dataset": d, "imbalance_ratio": 100.0, "method": "wce-balanced",
                   "error": inv}]
     claims = {c["worse"]: c for c in lt.check_claims(pd.DataFrame(rows))}
-    claim = claims["inverse_frequency"]  # "inverse frequency is worse than CE"
+    claim = claims["wce-balanced"]  # "inverse-frequency weighting is worse than CE"
     assert (claim["agree"], claim["settings"]) == (1, 3)
     assert claim["disagree_in"] == ["a IR=100", "c IR=100"]
 
@@ -127,10 +129,10 @@ def test_cli_tiny_run_writes_the_report(tmp_path, capsys):
                  "run.json"):
         assert os.path.getsize(os.path.join(out, name)) > 0
     results = pd.read_csv(os.path.join(out, "results.csv"))
-    assert sorted(results.method) == sorted(lt.METHODS)
+    assert sorted(results.method) == sorted(LONG_TAIL_METHODS)
     assert {"cpu", "threads", "torch", "error", "many_accuracy", "few_accuracy"} <= set(results)
     per_class = pd.read_csv(os.path.join(out, "per_class.csv"))
-    assert len(per_class) == len(lt.METHODS) * 10
+    assert len(per_class) == len(LONG_TAIL_METHODS) * 10
     report = open(os.path.join(out, "report.md")).read()
     for heading in ("## Protocol", "## Results", "## Published results", "## Ordering",
                     "## Where we agree and where not"):
@@ -152,7 +154,8 @@ def test_report_only_without_a_run_is_a_user_error(tmp_path, capsys):
     (["--datasets", "cifar"], "unknown data set"),
     (["--imbalance-ratios", "0.5"], r"'imbalance_ratio' parameter of wce longtail"),
     (["--imbalance-ratios", "ten"], "--imbalance-ratios takes numbers"),
-    (["--methods", "ce,mixup"], r"unknown method\(s\) \['mixup'\]"),
+    (["--methods", "ce,mixup"], r"Unknown method 'mixup'\. Known: ce, wce-balanced,"),
+    (["--methods", "ce,smote"], r"Method 'smote' does not run in wce longtail \(it runs in wce compare\)"),
     (["--seeds", "0"], r"'seeds' parameter of wce longtail must be an int >= 1"),
 ])
 def test_cli_user_errors_are_one_line_exit_2(argv, match, capsys, tmp_path):
@@ -166,7 +169,7 @@ def test_cli_user_errors_are_one_line_exit_2(argv, match, capsys, tmp_path):
     assert re.search(match, err)
 
 
-@pytest.mark.parametrize("method", ["inverse_frequency", "cb_focal", "focal", "logit_adjusted"])
+@pytest.mark.parametrize("method", ["wce-balanced", "class_balanced_focal", "focal", "logit_adjusted"])
 def test_wce_torch_and_reference_sources_agree(method):
     """The methods give the same loss and gradient through wce.torch and through the reference."""
     counts = np.array([40, 12, 4, 1])
@@ -175,8 +178,44 @@ def test_wce_torch_and_reference_sources_agree(method):
     y = torch.arange(16) % 4
     values, grads = [], []
     for source in ("wce.torch", "reference"):
-        value = lt.method_loss(method, counts, config, lt.torch_losses(source))(z, y, 0)
+        value = METHODS[method].multiclass_loss(counts, config, lt.torch_losses(source))(z, y, 0)
         values.append(value.item())
         grads.append(torch.autograd.grad(value, z)[0])
     assert values[0] == pytest.approx(values[1], rel=1e-10)
     torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_old_method_names_are_aliases_of_the_shared_registry():
+    """wce longtail and wce compare name a method the same way; the old longtail names still parse."""
+    config = lt.LongTailConfig(methods=("inverse_frequency", "cb_ce", "cb_focal", "posthoc_la", "ce")).validate()
+    assert config.methods == ("wce-balanced", "class_balanced", "class_balanced_focal",
+                              "posthoc_logit_adjusted", "ce")
+    assert get_method("inverse_frequency", command="wce longtail") is get_method("wce-balanced")
+    assert set(lt.LongTailConfig().methods) == set(LONG_TAIL_METHODS)
+    with pytest.raises(ValueError, match="Method 'ldam_drw' does not run in wce compare"):
+        get_method("ldam_drw")
+
+
+def test_wce_balanced_multiclass_weights_are_n_over_c_n_c():
+    counts = np.array([40, 12, 4, 1])
+    losses = {"weighted_cross_entropy": lambda z, y, class_weight=None: class_weight}
+    weights = METHODS["wce-balanced"].multiclass_loss(counts, lt.LongTailConfig(), losses)(None, None, 0)
+    np.testing.assert_allclose(weights, counts.sum() / (4 * counts))
+
+
+def test_mean_ranks_per_imbalance_ratio_against_pandas_ranks():
+    rng = np.random.default_rng(2)
+    rows = [{"dataset": d, "imbalance_ratio": ir, "method": m, "seed": s, "error": float(e)}
+            for d in "abcd" for ir in (10.0, 100.0) for m in ("ce", "focal", "ldam_drw")
+            for s, e in enumerate(rng.choice([0.1, 0.2, 0.3], size=2))]
+    results = pd.DataFrame(rows)
+    ranks = lt.mean_ranks(results)
+    means = results.groupby(["imbalance_ratio", "dataset", "method"])["error"].mean()
+    expected = means.groupby(level=[0, 1]).rank(method="average").groupby(level=[0, 2]).mean().unstack(0)
+    pd.testing.assert_frame_equal(ranks.sort_index(), expected.sort_index(), check_names=False)
+    assert ranks.sum().tolist() == [6.0, 6.0]  # ranks of 3 methods sum to 6 on every data set
+
+
+def test_default_output_folder_is_fresh_in_the_current_directory():
+    """A run inside a clone must not overwrite the committed reports/longtail."""
+    assert build_parser().parse_args(["longtail"]).out == "wce-longtail"

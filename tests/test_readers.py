@@ -19,13 +19,13 @@ EXPECTED = ClassCounts.from_labels(Y)
 def batch_counter(monkeypatch):
     """Count the record batches the file readers hand to the counting function."""
     calls = []
-    original = readers._count_arrow_column
+    original = readers.arrow_value_counts
 
-    def counting(counts, column, null, where):
+    def counting(column, **kwargs):
         calls.append(len(column))
-        return original(counts, column, null, where)
+        return original(column, **kwargs)
 
-    monkeypatch.setattr(readers, "_count_arrow_column", counting)
+    monkeypatch.setattr(readers, "arrow_value_counts", counting)
     return calls
 
 

@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight  # noqa: E402
 
-from wce.sklearn import ClassWeightedClassifier, sample_weight  # noqa: E402
+from wce.sklearn import ClassWeightedClassifier, sample_weight, sample_weight_from_dict  # noqa: E402
 from wce.weights import class_weights  # noqa: E402
 
 
@@ -158,6 +158,19 @@ def test_bad_method_and_incompatible_estimators(data):
         ClassWeightedClassifier(LogisticRegression()).fit(X, np.zeros((len(y), 2)))
     with pytest.raises(ValueError, match="missing values"):
         sample_weight(np.array(["a", None, "b"], dtype=object))
+
+
+def test_sample_weight_from_dict_checks_the_weights_like_every_class_weight():
+    y = np.array(["a", "b", "a", "c"])
+    np.testing.assert_allclose(sample_weight_from_dict(y, {"a": 1.0, "b": 2.0, "c": 4.0, "d": 9.0}),
+                               [1.0, 2.0, 1.0, 4.0])
+    with pytest.raises(ValueError, match=r"The 'class_weight' parameter of sample_weight_from_dict "
+                                         r"must have an entry for every class\. Got no entry for "
+                                         r"class\(es\) \['c'\] instead"):
+        sample_weight_from_dict(y, {"a": 1.0, "b": 2.0})
+    with pytest.raises(ValueError, match=r"'class_weight' parameter of sample_weight_from_dict must "
+                                         r"be non-negative"):
+        sample_weight_from_dict(y, {"a": 1.0, "b": -2.0, "c": 1.0})
 
 
 def test_unfitted_raises_not_fitted():

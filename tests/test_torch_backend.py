@@ -330,7 +330,7 @@ def test_validation_messages():
                                   class_weight=torch.ones(4))
     with pytest.raises(TypeError, match="must be integers"):
         wt.weighted_cross_entropy(x, torch.tensor([0.0, 1.0, 2.0]))
-    with pytest.raises(ValueError, match=r"must have shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"class indices of shape \(3,\)"):
         wt.weighted_cross_entropy(x, torch.tensor([0, 1]))
     with pytest.raises(ValueError, match=r"one weight per class \(4\)"):
         wt.weighted_cross_entropy(x, torch.tensor([0, 1, 2]), class_weight=torch.ones(3))

@@ -71,7 +71,9 @@ def test_manual_scheme_takes_an_array_or_a_dict_by_class():
     np.testing.assert_allclose(class_weights(labels, scheme="manual", manual=[2.0, 5.0]), [2, 5])
     np.testing.assert_allclose(class_weights(labels, scheme="manual", manual={"b": 5, "a": 2}),
                                [2, 5])
-    with pytest.raises(ValueError, match=r"manual weights have no entry for class\(es\) \['b'\]"):
+    with pytest.raises(ValueError, match=r"The 'manual' parameter of class_weights must have an "
+                                         r"entry for every class\. Got no entry for class\(es\) "
+                                         r"\['b'\] instead"):
         class_weights(labels, scheme="manual", manual={"a": 2})
     with pytest.raises(ValueError, match=r"scheme='manual' needs the 'manual' parameter"):
         class_weights(labels, scheme="manual")
@@ -367,3 +369,167 @@ def test_counts_given_as_a_mapping():
     with pytest.raises(ValueError, match=r"a mapping must give a non-negative integer count per "
                                          r"class, e\.g\. \{0: 90, 1: 10\}\. Got \{'a': 0\.5\}"):
         class_weights({"a": 0.5})
+
+
+# ----------------------------------------------------------------------------- counts are class sizes
+@pytest.mark.parametrize("counts, shown", [
+    ([-5, 10], r"Got -5 for class 0 instead"),
+    ([3, 2.5], r"Got 2\.5 for class 1 instead"),
+    ([np.nan, 1], r"Got nan for class 0 instead"),
+    ([1, np.inf], r"Got inf for class 1 instead"),
+])
+def test_counts_that_are_not_class_sizes_are_refused_naming_the_class(counts, shown):
+    match = r"The 'counts' parameter of ClassCounts must hold non-negative integer counts.*" + shown
+    with pytest.raises(ValueError, match=match):
+        ClassCounts((0, 1), counts)
+    text = json.dumps({"classes": ["a", "b"], "counts": [c if np.isfinite(c) else str(c)
+                                                         for c in counts],
+                       "n_rows": 10, "kind": "multiclass", "pixels_in_present": None})
+    with pytest.raises((ValueError, TypeError), match=r"The 'counts' parameter of ClassCounts"):
+        ClassCounts.from_json(text)
+
+
+def test_negative_count_is_an_error_not_a_zero_count():
+    # before: class_weights(..., zero_count="zero") gave [0, 0.25] and the error spoke of a
+    # zero count; a negative count cannot even be built now
+    with pytest.raises(ValueError, match=r"Got -5 for class 0 instead"):
+        class_weights(ClassCounts((0, 1), [-5, 10]), zero_count="zero")
+    with pytest.raises(ValueError, match=r"Got -5 for class 'a' instead"):
+        ClassCounts.from_json('{"classes": ["a", "b"], "counts": [-5, 10], "n_rows": 5, '
+                              '"kind": "multiclass", "pixels_in_present": null}')
+    counts = ClassCounts.from_labels([0, 1, 1])
+    counts.counts[0] = -5  # edited in place after construction: still refused
+    with pytest.raises(ValueError, match=r"Got -5 for class 0 instead"):
+        class_weights(counts)
+
+
+def test_other_count_fields_are_checked_too():
+    with pytest.raises(ValueError, match=r"'pixels_in_present' parameter of ClassCounts must hold "
+                                         r"non-negative integer counts.*Got -1 for class 1"):
+        ClassCounts((0, 1), [4, 2], 1, "mask", [4, -1])
+    with pytest.raises(ValueError, match=r"'n_rows' parameter of ClassCounts must be a "
+                                         r"non-negative integer.*Got -3 instead"):
+        ClassCounts((0, 1), [4, 2], -3)
+    with pytest.raises(TypeError, match=r"'counts' parameter of ClassCounts must hold numbers of "
+                                        r"samples.*Got dtype <U1 instead"):
+        ClassCounts((0, 1), ["a", "b"])
+    # whole numbers stored as floats (JSON, pandas) are fine
+    assert ClassCounts((0, 1), [4.0, 2.0], 6.0).counts.tolist() == [4, 2]
+
+
+# ----------------------------------------------------------------------------- resolve_class_weight
+def test_resolve_class_weight_takes_a_dict_an_array_or_a_scheme():
+    from wce.weights import resolve_class_weight
+
+    assert resolve_class_weight(None, classes=["a"]) is None
+    dict_weights = resolve_class_weight({"b": 3.0, "a": 1.0, "zzz": 9.0}, classes=["a", "b"])
+    assert dict_weights.tolist() == [1.0, 3.0]  # by class, extra entries ignored
+    assert resolve_class_weight({1: 2.0, 0: 1.0}).tolist() == [1.0, 2.0]  # class indices
+    assert resolve_class_weight([1, 2, 3], n_classes=3).dtype == np.float64
+    y = np.array(["x"] * 6 + ["y"] * 2)
+    np.testing.assert_allclose(resolve_class_weight("balanced", y=y), _sklearn_balanced(["x", "y"], y))
+    np.testing.assert_allclose(resolve_class_weight("balanced", counts=[6, 2], classes=["x", "y"]),
+                               _sklearn_balanced(["x", "y"], y))
+    np.testing.assert_allclose(resolve_class_weight("inverse", counts=ClassCounts.from_labels(y),
+                                                    normalize="sum_to_one"), [0.25, 0.75])
+    # the scheme follows ``classes``, not the order the labels come in
+    np.testing.assert_allclose(resolve_class_weight("balanced", y=y, classes=["y", "x"]),
+                               _sklearn_balanced(["x", "y"], y)[::-1])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(class_weight={"a": 1.0}, classes=["a", "b"]), ValueError,
+     r"The 'class_weight' parameter of f must have an entry for every class\. Got no entry for "
+     r"class\(es\) \['b'\] instead"),
+    (dict(class_weight={"a": 1.0, "b": 2.0}), ValueError,
+     r"The 'class_weight' parameter of f must be a dict with the class indices 0\.\.K-1 as keys"),
+    (dict(class_weight={0: 1.0, 2: 2.0}), ValueError, r"class indices 0\.\.K-1 as keys.*\[0, 2\]"),
+    (dict(class_weight=[1.0, 2.0], n_classes=3), ValueError,
+     r"The 'class_weight' parameter of f must be a 1-D array with one weight per class \(3\)\. "
+     r"Got shape \(2,\) instead"),
+    (dict(class_weight=2.0), ValueError, r"1-D array with one weight per class\. Got shape \(\)"),
+    (dict(class_weight=[1.0, -1.0]), ValueError,
+     r"The 'class_weight' parameter of f must be non-negative\. Got \[1\.0, -1\.0\] instead"),
+    (dict(class_weight=[0.0, 0.0]), ValueError, r"'class_weight' parameter of f must not be all zero"),
+    (dict(class_weight=[1.0, np.nan]), ValueError, r"'class_weight' parameter of f contains 1 NaN"),
+    (dict(class_weight="balance", y=[0, 1]), ValueError,
+     r"The 'class_weight' parameter of f must be None, a dict \{class: weight\}, an array with one "
+     r"weight per class or one of 'balanced', .* Got 'balance' instead"),
+    (dict(class_weight="balanced"), ValueError,
+     r"'class_weight' parameter of f is the scheme 'balanced', which is computed from the class "
+     r"counts, and none were given.*class_weights\(y, scheme='balanced'\)"),
+    (dict(class_weight="balanced", y=[0, 1], counts=[1, 1]), ValueError, r"both y and counts"),
+    (dict(class_weight="balanced", counts=[1, 2, 3], classes=["a", "b"]), ValueError,
+     r"The 'counts' parameter of f must hold one count per class \(2\)\. Got shape \(3,\)"),
+    (dict(class_weight=[1.0, 2.0], beta=0.9), TypeError, r"scheme option\(s\) \['beta'\]"),
+    (dict(class_weight=[1.0, 2.0], classes=["a", "b"], n_classes=3), ValueError,
+     r"f was given 2 classes and n_classes=3"),
+    (dict(class_weight={"a": 1.0}, classes=["a"], name="alpha"), ValueError,
+     r"The 'alpha' parameter of f must be"),
+])
+def test_resolve_class_weight_errors_name_the_parameter_and_the_caller(kwargs, error, match):
+    from wce.weights import resolve_class_weight
+
+    if kwargs.get("name") == "alpha":  # a valid dict: the name shows in a later message
+        kwargs["class_weight"] = {"a": -1.0}
+    with pytest.raises(error, match=match):
+        resolve_class_weight(caller="f", **kwargs)
+
+
+def test_a_scheme_with_an_absent_class_keeps_the_zero_count_rule():
+    from wce.weights import resolve_class_weight
+
+    with pytest.raises(ValueError, match=r"class\(es\) \['c'\] have zero count"):
+        resolve_class_weight("balanced", counts=[3, 1, 0], classes=["a", "b", "c"])
+    assert resolve_class_weight("balanced", counts=[3, 1, 0], classes=["a", "b", "c"],
+                                zero_count="zero")[2] == 0.0
+
+
+# ----------------------------------------------------------------------------- import structure
+def _weights_imports():
+    """(module, imported wce module) for every import in src/wce/weights, function-level too."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "src" / "wce" / "weights"
+    edges = []
+    for path in sorted(root.glob("*.py")):
+        module = "wce.weights" + ("" if path.stem == "__init__" else f".{path.stem}")
+        package = "wce.weights"
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[:len(package.split(".")) - node.level + 1] \
+                    if node.level else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                names = [f"{target}.{a.name}" for a in node.names]
+                edges += [(module, t) for t in [target, *names] if t.startswith("wce")]
+            elif isinstance(node, ast.Import):
+                edges += [(module, a.name) for a in node.names if a.name.startswith("wce")]
+    modules = {"wce.weights" + ("" if p.stem == "__init__" else f".{p.stem}")
+               for p in root.glob("*.py")}
+    return [(a, b) for a, b in edges], modules
+
+
+def test_weights_imports_run_one_way_and_only_downward():
+    edges, modules = _weights_imports()
+    assert ("wce.weights._counts", "wce.weights._readers") in edges  # the checker sees them
+    forbidden = ("wce.losses", "wce.torch", "wce.jax", "wce.keras", "wce.gbdt", "wce.xgboost",
+                 "wce.lightgbm", "wce.sklearn", "wce.huggingface", "wce._array", "wce._torch",
+                 "wce.experiments", "wce.reporting", "wce.cli")
+    assert not [(a, b) for a, b in edges if b.startswith(forbidden)]
+    graph = {m: {b for a, b in edges if a == m and b in modules and b != "wce.weights"}
+             for m in modules}
+    # depth-first search for a cycle among the submodules (the package __init__ re-exports)
+    state: dict[str, int] = {}
+
+    def visit(m, path):
+        state[m] = 1
+        for n in graph[m]:
+            assert state.get(n) != 1, f"import cycle: {' -> '.join(path + [n])}"
+            if n not in state:
+                visit(n, path + [n])
+        state[m] = 2
+
+    for m in sorted(modules):
+        if m not in state:
+            visit(m, [m])

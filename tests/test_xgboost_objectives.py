@@ -16,8 +16,9 @@ pytest.importorskip("sklearn")
 from sklearn.model_selection import cross_val_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
 
-from wce import _gbdt  # noqa: E402
+from wce.gbdt import _library, _objective  # noqa: E402
 from wce.losses import (  # noqa: E402
     binary_cross_entropy,
     binary_focal_loss,
@@ -144,7 +145,7 @@ def test_trap14_base_margin_is_weighted_prior_log_odds(rng):
     base3 = XGBObjective.multiclass(class_weight=cw).base_margin(y3, sw)
     mass = np.bincount(y3, weights=sw * cw[y3])
     np.testing.assert_allclose(base3, np.log(mass) - np.log(mass).mean(), rtol=1e-12)
-    np.testing.assert_allclose(_gbdt.softmax(base3), mass / mass.sum(), rtol=1e-12)
+    np.testing.assert_allclose(_objective.softmax(base3), mass / mass.sum(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", OBJECTIVES)
@@ -366,11 +367,42 @@ def test_trap1_and_trap12_bad_parameters_raise():
         WeightedXGBClassifier(loss="cost_sensitive").fit(np.zeros((4, 1)), [0, 1, 2, 0])
 
 
+def test_class_weight_as_dict_array_or_scheme_resolves_to_the_same_objective(rng):
+    """One resolver (wce.weights.resolve_class_weight) for the objectives and the classifier."""
+    by_index = XGBObjective.multiclass(class_weight={2: 5.0, 0: 1.0, 1: 2.0})
+    assert by_index.params["class_weight"].tolist() == [1.0, 2.0, 5.0]
+    assert XGBObjective.focal_multiclass(alpha={0: 0.2, 1: 0.8}).params["alpha"].tolist() == [0.2, 0.8]
+    assert XGBObjective.binary(class_weight={1: 3.0, 0: 1.0}).params["class_weight"].tolist() == [1, 3]
+    with pytest.raises(ValueError, match=r"The 'class_weight' parameter of wce.xgboost objective "
+                                         r"must be a dict with the class indices 0\.\.K-1"):
+        XGBObjective.multiclass(class_weight={0: 1.0, 2: 5.0})
+    with pytest.raises(ValueError, match=r"'class_weight' parameter of wce.xgboost objective is the "
+                                         r"scheme 'balanced'.*class_weights\(y, scheme='balanced'\)"):
+        XGBObjective.binary(class_weight="balanced")
+    X, y = _binary_data(rng, n=400)
+    labels = np.where(y == 1, "rare", "common")
+    balanced = compute_class_weight("balanced", classes=np.array(["common", "rare"]), y=labels)
+    fits = [WeightedXGBClassifier(class_weight=cw, n_estimators=3, n_jobs=1).fit(X, labels)
+            for cw in ("balanced", dict(zip(["common", "rare"], balanced)), balanced)]
+    for clf in fits:
+        np.testing.assert_allclose(clf.objective_.params["class_weight"], balanced, rtol=1e-12)
+    np.testing.assert_allclose(fits[0].predict_proba(X), fits[1].predict_proba(X))
+    with pytest.raises(ValueError, match=r"The 'class_weight' parameter of WeightedXGBClassifier "
+                                         r"must have an entry for every class\. Got no entry for "
+                                         r"class\(es\) \['rare'\] instead"):
+        WeightedXGBClassifier(class_weight={"common": 1.0}).fit(X, labels)
+    with pytest.raises(ValueError, match=r"The 'class_weight' parameter of WeightedXGBClassifier "
+                                         r"must be None, a dict.*Got 'balance' instead"):
+        WeightedXGBClassifier(class_weight="balance").fit(X, labels)
+    with pytest.raises(ValueError, match=r"one weight per class \(2\)\. Got shape \(3,\)"):
+        WeightedXGBClassifier(class_weight=[1.0, 2.0, 3.0]).fit(X, labels)
+
+
 def test_unsupported_xgboost_version_raises(monkeypatch):
     monkeypatch.setattr(xgb, "__version__", "2.1.4")
     with pytest.raises(ImportError, match=r"wce.xgboost needs xgboost >= 3.1. Found xgboost "
                                           r"2.1.4.*pip install -U 'xgboost>=3.1'"):
-        _gbdt.check_version(xgb, (3, 1), what="wce.xgboost")
+        _library.check_version(xgb, (3, 1), what="wce.xgboost")
     monkeypatch.delitem(sys.modules, "wce.xgboost")
     with pytest.raises(ImportError, match="xgboost >= 3.1"):
         import wce.xgboost  # noqa: F401

@@ -145,6 +145,38 @@ def check_class_weight(
     return w
 
 
+def class_weight_from_mapping(
+    mapping: Any, classes: Any = None, *, caller: str, name: str = "class_weight"
+) -> list:
+    """The values of a ``{class: weight}`` dict in the order of ``classes``.
+
+    Every class needs an entry (Keras' ``fit(class_weight=...)`` would silently
+    give a missing class weight 1); entries for classes not in ``classes`` are
+    ignored, as a training fold may lack a class the dict names. Without
+    ``classes`` the keys must be the class indices ``0..K-1``. The values are
+    returned as given; :func:`check_class_weight` judges them.
+    """
+    if classes is None:
+        keys = list(mapping)
+        if not all(isinstance(k, numbers.Integral) and not isinstance(k, (bool, np.bool_))
+                   for k in keys) or sorted(int(k) for k in keys) != list(range(len(keys))):
+            raise ValueError(
+                f"The '{name}' parameter of {caller} must be a dict with the class indices "
+                f"0..K-1 as keys when the classes are not known. Got keys {keys[:10]} instead. "
+                "Pass an array with one weight per class, or key the dict by class index."
+            )
+        return [mapping[k] for k in sorted(keys, key=int)]
+    classes = list(classes)
+    missing = [c for c in classes if c not in mapping]
+    if missing:
+        shown = [c.item() if isinstance(c, np.generic) else c for c in missing[:5]]
+        raise ValueError(
+            f"The '{name}' parameter of {caller} must have an entry for every class. Got no "
+            f"entry for class(es) {shown} instead. Give each class a weight (1.0 for no change)."
+        )
+    return [mapping[c] for c in classes]
+
+
 def check_sample_weight(sample_weight: Any, shape: tuple, *, caller: str) -> np.ndarray | None:
     """Per-element weights broadcastable to ``shape``, finite and non-negative."""
     if sample_weight is None:
@@ -228,3 +260,121 @@ def check_cost_matrix(cost_matrix: Any, n_classes: int | None, *, caller: str) -
             "no mistake costs anything, so no weighting can be derived."
         )
     return c
+
+
+# ---------------------------------------------------------------------------
+# targets: one shape rule and one message for every backend
+# ---------------------------------------------------------------------------
+
+#: Probability targets must sum to 1 over the class axis within this tolerance.
+ROW_SUM_TOLERANCE = 1e-3
+
+
+def multiclass_target_kind(
+    scores_shape: tuple, target_shape: tuple, *, caller: str, name: str = "logits",
+    ignore_index: Any = None, class_axis: int = 1,
+) -> str:
+    """``"index"`` or ``"probability"`` from the shapes, or a ValueError naming both shapes.
+
+    ``class_axis`` is 1 for PyTorch's layout ``(N, C, d1, ...)`` and -1 for Keras'
+    ``(N, ..., C)``. Index targets are the scores' shape without the class axis;
+    probability targets have the scores' shape.
+    """
+    scores_shape, target_shape = tuple(scores_shape), tuple(target_shape)
+    layout = "(N, C) or (N, C, d1, ...)" if class_axis == 1 else "(N, ..., C)"
+    if len(scores_shape) < (2 if class_axis == 1 else 1):
+        raise ValueError(
+            f"The '{name}' parameter of {caller} must have shape {layout}. Got shape "
+            f"{scores_shape} instead. For a single binary output use binary_cross_entropy."
+        )
+    axis = class_axis % len(scores_shape)
+    expected = scores_shape[:axis] + scores_shape[axis + 1:]
+    if target_shape == scores_shape:
+        if ignore_index is not None:
+            raise ValueError(
+                f"The 'ignore_index' parameter of {caller} applies to class-index targets only; "
+                "with probability targets, give ignored elements sample_weight=0 instead."
+            )
+        return "probability"
+    if target_shape == expected:
+        return "index"
+    raise ValueError(
+        f"Targets of {caller} must be class indices of shape {expected} or probabilities of "
+        f"shape {scores_shape} (like '{name}'). Got shape {target_shape} instead."
+    )
+
+
+def raise_bad_class_indices(bad_values: Any, n_classes: int, *, caller: str,
+                            ignore_index: Any = None) -> None:
+    """The one message for class indices outside ``[0, C - 1]``."""
+    shown = np.unique(np.asarray(bad_values))[:5].tolist()
+    hint = "" if ignore_index is None else f" (ignore_index={ignore_index} is exempt)"
+    raise ValueError(
+        f"Targets of {caller} must be class indices in [0, {n_classes - 1}]{hint}. "
+        f"Got {shown} instead."
+    )
+
+
+def check_probability_rows(low: float, row_sum_min: float, row_sum_max: float, *,
+                           caller: str) -> None:
+    """Probability targets: non-negative, each row summing to 1 (within ROW_SUM_TOLERANCE).
+
+    Rows that do not sum to 1 are refused rather than given a meaning: the weighted
+    mean divides by ``Σ_c w_c q_c``, so a row summing to 3 and one summing to 0.5
+    would give the same ``"mean"`` while ``"sum"`` differs threefold.
+    """
+    if not low >= 0:
+        raise ValueError(
+            f"Soft targets of {caller} must be non-negative probabilities. Got a minimum of "
+            f"{low:g} instead."
+        )
+    if not (abs(row_sum_min - 1.0) <= ROW_SUM_TOLERANCE and abs(row_sum_max - 1.0) <= ROW_SUM_TOLERANCE):
+        raise ValueError(
+            f"Soft targets of {caller} must be probabilities that sum to 1 over the class axis "
+            f"(within {ROW_SUM_TOLERANCE:g}). Got row sums in [{row_sum_min:g}, {row_sum_max:g}] "
+            "instead. Normalise them (targets / targets.sum(axis=class_axis, keepdims=True)); "
+            "to leave an element out, give it sample_weight=0."
+        )
+
+
+def check_finite_nonnegative(low: float, finite: bool, name: str, *, caller: str) -> None:
+    """A weight given as a tensor, checked from its minimum and whether all values are finite."""
+    if not finite:
+        raise ValueError(
+            f"The '{name}' parameter of {caller} contains NaN or infinite values. "
+            "Remove or impute them before computing the loss."
+        )
+    if low < 0:
+        raise ValueError(f"The '{name}' parameter of {caller} must be non-negative. "
+                         f"Got a minimum of {low:g} instead.")
+
+
+def check_binary_targets(low: float, high: float, *, caller: str) -> None:
+    """Binary targets (non-ignored ones) lie in [0, 1]: labels 0/1 or probabilities."""
+    if not (low >= 0 and high <= 1):
+        raise ValueError(
+            f"The targets of {caller} must lie in [0, 1] (labels 0/1 or probabilities). "
+            f"Got values in [{low:g}, {high:g}] instead."
+        )
+
+
+def check_probability_inputs(low: float, high: float, *, caller: str,
+                             row_sums: tuple[float, float] | None = None) -> None:
+    """Scores given with ``from_logits=False`` must be probabilities.
+
+    ``row_sums`` = (smallest, largest) sum over the class axis, for multiclass scores.
+    """
+    in_range = low >= 0 and high <= 1
+    if row_sums is None:
+        if not in_range:
+            raise ValueError(
+                f"{caller} was given from_logits=False, but 'probs' lie outside [0, 1]. "
+                "If these are raw scores, pass from_logits=True."
+            )
+        return
+    if not (in_range and abs(row_sums[0] - 1.0) <= 1e-4 and abs(row_sums[1] - 1.0) <= 1e-4):
+        raise ValueError(
+            f"{caller} was given from_logits=False, but 'probs' are not probabilities "
+            "(each row must lie in [0, 1] and sum to 1 over the class axis). "
+            "If these are raw scores, pass from_logits=True."
+        )

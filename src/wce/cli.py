@@ -12,18 +12,11 @@ import os
 import sys
 from typing import Sequence
 
+from .reporting.console import console
 from .weights import NORMALIZATIONS, SCHEMES
 
 # Modules that add sub-commands: each defines register(subparsers).
 COMMAND_MODULES = ("wce.experiments.cli", "wce.experiments.longtail_cli")
-
-
-def console():
-    """A rich console; 120 columns when output is not a terminal (CI logs, pipes), so tables
-    keep their numbers instead of folding them into 80."""
-    from rich.console import Console
-
-    return Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
 
 
 class UsageError(Exception):

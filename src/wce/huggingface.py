@@ -2,7 +2,7 @@
 
 Two ways to train a classifier with class weights:
 
-- :class:`WeightedCrossEntropyLoss` is a ``compute_loss_func`` for
+- :class:`WeightedComputeLoss` is a ``compute_loss_func`` for
   ``Trainer(compute_loss_func=...)``. With ``reduction="mean_per_sample"``
   it divides ``Σ w·l`` by the Trainer's ``num_items_in_batch`` (the number of
   labelled items in the whole accumulated batch), so gradient accumulation
@@ -33,7 +33,9 @@ from .weights import ClassCounts, class_weights
 torch = require("torch", purpose="wce.huggingface")
 transformers = require("transformers", purpose="wce.huggingface")
 
+from . import _array  # noqa: E402
 from . import torch as wt  # noqa: E402  (after require: a clear error if torch is missing)
+from .torch._ops import TorchOps  # noqa: E402
 
 REDUCTIONS = ("mean", "mean_per_sample", "sum")
 # Newer Trainers ask `loss_is_scaled_for_ga` whether compute_loss already normalised over the
@@ -148,7 +150,7 @@ def _criterion(class_weight: Any, label_smoothing: float, reduction: str):
                                        label_smoothing=label_smoothing, reduction=reduction)
 
 
-class WeightedCrossEntropyLoss:
+class WeightedComputeLoss:
     r"""A ``compute_loss_func`` for ``transformers.Trainer``: weighted cross-entropy of the logits.
 
     For logits ``z`` of shape ``(..., K)`` (sequence or token classification)
@@ -171,21 +173,21 @@ class WeightedCrossEntropyLoss:
 
     Example:
       >>> import torch
-      >>> from wce.huggingface import WeightedCrossEntropyLoss
-      >>> loss_fn = WeightedCrossEntropyLoss([1.0, 3.0])
+      >>> from wce.huggingface import WeightedComputeLoss
+      >>> loss_fn = WeightedComputeLoss([1.0, 3.0])
       >>> round(float(loss_fn({"logits": torch.zeros(2, 2)}, torch.tensor([0, 1]))), 4)
       0.6931
 
-    Pass it as ``Trainer(..., compute_loss_func=WeightedCrossEntropyLoss(weights))``.
+    Pass it as ``Trainer(..., compute_loss_func=WeightedComputeLoss(weights))``.
     """
 
     def __init__(self, class_weight: Any, *, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
-        self.reduction = V.check_one_of(reduction, "reduction", REDUCTIONS, caller="WeightedCrossEntropyLoss")
+        self.reduction = V.check_one_of(reduction, "reduction", REDUCTIONS, caller="WeightedComputeLoss")
         self.criterion = _criterion(class_weight, label_smoothing, "sum")
 
     def __call__(self, outputs: Any, labels: Any, num_items_in_batch: Any = None):
         if labels is None:
-            raise ValueError("WeightedCrossEntropyLoss needs labels; the batch has no 'labels' column.")
+            raise ValueError("WeightedComputeLoss needs labels; the batch has no 'labels' column.")
         logits, labels = _flat(_logits_of(outputs), labels)
         numerator = self.criterion(logits, labels)  # Σ w·l
         n_items = labels.ne(IGNORE_INDEX).sum()
@@ -196,7 +198,7 @@ class WeightedCrossEntropyLoss:
             return _divide(numerator, n)
         if num_items_in_batch is not None and int(num_items_in_batch) != int(n_items):
             raise ValueError(
-                "WeightedCrossEntropyLoss(reduction='mean') got a micro-batch of "
+                "WeightedComputeLoss(reduction='mean') got a micro-batch of "
                 f"{int(n_items)} labelled items out of an accumulated batch of {int(num_items_in_batch)} "
                 "(gradient accumulation or several devices). Averaging per-micro-batch weighted means "
                 "is not the global weighted mean (TRAPS 9). Use wce.huggingface.WeightedLossTrainer, "
@@ -206,10 +208,9 @@ class WeightedCrossEntropyLoss:
 
 
 def _divide(numerator, denominator):
-    # All items ignored: 0 with zero gradient (TRAPS 7), not 0/0.
+    """Σ w·l / denominator by the shared rule: all items ignored gives 0 with zero gradient (TRAPS 7)."""
     den = torch.as_tensor(denominator).to(device=numerator.device, dtype=numerator.dtype)
-    return torch.where(den > 0, numerator, torch.zeros_like(numerator)) / torch.where(
-        den > 0, den, torch.ones_like(den))
+    return _array.divide(TorchOps(numerator.device), numerator, den)
 
 
 class WeightedLossTrainer(transformers.Trainer):
@@ -279,4 +280,4 @@ class WeightedLossTrainer(transformers.Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
-__all__ = ["WeightedCrossEntropyLoss", "WeightedLossTrainer", "class_weights_from_dataset"]
+__all__ = ["WeightedComputeLoss", "WeightedLossTrainer", "class_weights_from_dataset"]

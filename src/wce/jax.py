@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _array_losses as A
+from . import _array as A
 from . import _validation as V
 from . import losses as reference
 from ._optional import require
@@ -40,12 +40,13 @@ jnp = require("jax.numpy")
 
 
 class _Ops:
-    """``jax.numpy`` under the names of ``keras.ops`` used by :mod:`wce._array_losses`."""
+    """``jax.numpy`` under the names of ``keras.ops`` used by :mod:`wce._array`."""
 
     log_softmax = staticmethod(jax.nn.log_softmax)
     logsumexp = staticmethod(jax.nn.logsumexp)
     softplus = staticmethod(jax.nn.softplus)
     convert_to_tensor = staticmethod(jnp.asarray)
+    convert_to_numpy = staticmethod(np.asarray)
 
     @staticmethod
     def cast(x, dtype):
@@ -91,14 +92,11 @@ def _elements(name: str, logits, targets, check: bool, options: dict) -> A.Eleme
     z_compute = z.astype(A.compute_dtype(OPS, z))
     if name in A.BINARY:
         return A.BINARY[name](OPS, z_compute, jnp.asarray(targets), **options)
-    if z.ndim < 2:
-        raise ValueError(
-            f"The 'logits' parameter of {name} must have shape (N, C) or (N, C, d1, ...). "
-            f"Got shape {z.shape} instead. For a single binary output use binary_cross_entropy."
-        )
-    # The class axis moves last, where the shared math expects it; 'none' keeps (N, d1, ...).
-    moved = jnp.moveaxis(z_compute, 1, -1)
-    return A.MULTICLASS[name](OPS, moved, jnp.asarray(targets), **options)
+    # The class axis moves last, where the shared math expects it (probability targets' too);
+    # 'none' keeps (N, d1, ...).
+    moved, targets = A.class_last(OPS, z_compute, jnp.asarray(targets), caller=name,
+                                  ignore_index=options.get("ignore_index"))
+    return A.MULTICLASS[name](OPS, moved, targets, **options)
 
 
 def _loss(name: str, logits, targets, reduction: str, check: bool, options: dict):
@@ -473,8 +471,7 @@ def adjust_logits(logits: Any, class_prior: Any, *, tau: float = 1.0):
     if z.ndim < 2:
         raise ValueError(f"The 'logits' parameter of adjust_logits must have at least 2 dimensions "
                          f"(N, C, ...). Got shape {z.shape} instead.")
-    shift = A.scaled_log_prior(class_prior, tau, z.shape[1], caller="adjust_logits")
-    return z - jnp.asarray(shift.reshape((1, -1) + (1,) * (z.ndim - 2)), dtype=z.dtype)
+    return jnp.moveaxis(A.adjust_logits(OPS, jnp.moveaxis(z, 1, -1), class_prior, tau=tau), -1, 1)
 
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Weighted cross-entropy for Keras 3: loss classes, ``class_weight`` dicts and per-element sample weights.
 
 The loss classes run the same math as :mod:`wce.jax` (one implementation in
-:mod:`wce._array_losses`, written against ``keras.ops``) and are tested on the
+:mod:`wce._array`, written against ``keras.ops``) and are tested on the
 torch and JAX backends (TensorFlow is not installed in our CI and is not
 tested). They follow Keras' layout: scores are *class-last*
 ``(N, ..., C)``; multiclass targets are class indices ``(N, ...)`` (or
@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _array_losses as A
+from . import _array as A
 from . import _validation as V
 from . import losses as reference
 from . import weights as _weights
@@ -85,16 +85,44 @@ __all__ = [
 ]
 
 
+def _symbolic(x) -> bool:
+    """True for a value that cannot be looked at now: traced by ``jit`` or in a graph."""
+    if isinstance(x, (np.ndarray, np.generic, int, float, list, tuple)):
+        return False
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return isinstance(x, jax.core.Tracer)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.is_tensor(x) and not hasattr(x, "numpy")
+    return keras.backend.is_keras_tensor(x)
+
+
 class _Ops:
-    """``keras.ops`` plus the two helpers :mod:`wce._array_losses` needs."""
+    """``keras.ops`` plus the helpers :mod:`wce._array` needs."""
 
     @staticmethod
     def dtype_name(x) -> str:
         return keras.backend.standardize_dtype(x.dtype)
 
+    is_tracer = staticmethod(_symbolic)
+
+    # keras.ops.maximum/minimum/matmul return float32 for float64 inputs on the torch backend
+    # (Keras 3.15): the dtype-preserving equivalents below keep float64 at float64 precision.
     @staticmethod
-    def is_tracer(x) -> bool:
-        return False  # hyper-parameters of a Keras loss are constructor constants
+    def maximum(a, b):
+        return keras.ops.where(a >= b, a, b)
+
+    @staticmethod
+    def minimum(a, b):
+        return keras.ops.where(a <= b, a, b)
+
+    @staticmethod
+    def matmul(a, b):
+        return keras.ops.einsum("...i,ij->...j", a, b)
 
     def __getattr__(self, name):
         return getattr(keras.ops, name)
@@ -119,7 +147,7 @@ def _plain(value: Any) -> Any:
 class _Loss(keras.losses.Loss):
     """The shared machinery; a subclass names its loss and lists its options in ``__init__``."""
 
-    _loss: str  # name of the function in wce.losses / wce._array_losses
+    _loss: str  # name of the function in wce.losses / wce._array
     _binary: bool = False
 
     def __init__(self, reduction: Any, name: str | None, dtype: Any, **options: Any):
@@ -425,19 +453,13 @@ def class_weight_dict(y: Any, scheme: str = "balanced", **kwargs: Any) -> dict:
     return {int(c): w for c, w in weights.items()}
 
 
-def _class_weight_array(class_weight: Any, caller: str) -> np.ndarray:
-    if isinstance(class_weight, dict):
-        keys = sorted(int(k) for k in class_weight)
-        if keys != list(range(len(keys))):
-            raise ValueError(
-                f"{caller}: a class_weight dict must have the keys 0..C-1 (class indices). "
-                f"Got keys {keys}. Keras would silently give missing classes weight 1."
-            )
-        class_weight = [class_weight[k] for k in keys]
-    w = V.as_float_array(class_weight, "class_weight", caller=caller)
-    if np.any(w < 0):
-        raise ValueError(f"The 'class_weight' parameter of {caller} must be non-negative.")
-    return w
+def _class_weight_array(class_weight: Any, caller: str, kind: str) -> np.ndarray:
+    if kind == "multilabel":  # (w_neg, w_pos) pairs, (2,) or (L, 2): not one weight per class
+        w = V.as_float_array(class_weight, "class_weight", caller=caller)
+        if np.any(w < 0):
+            raise ValueError(f"The 'class_weight' parameter of {caller} must be non-negative.")
+        return w
+    return _weights.resolve_class_weight(class_weight, caller=caller)
 
 
 def sample_weights(y: Any, class_weight: Any, *, kind: str = "index") -> Any:
@@ -479,7 +501,7 @@ def sample_weights(y: Any, class_weight: Any, *, kind: str = "index") -> Any:
         kinds = kind if isinstance(kind, (list, tuple)) else [kind] * len(y)
         return [sample_weights(t, w, kind=k) for t, w, k in zip(y, class_weight, kinds)]
     V.check_one_of(kind, "kind", ("index", "onehot", "multilabel"), caller=caller)
-    w = _class_weight_array(class_weight, caller)
+    w = _class_weight_array(class_weight, caller, kind)
     targets = np.asarray(y)
     if kind == "onehot":
         if targets.shape[-1] != w.shape[0]:

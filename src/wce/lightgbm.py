@@ -1,7 +1,7 @@
 """Weighted, focal and cost-sensitive objectives for LightGBM (>= 4.0), and a classifier.
 
 Gradients come from the NumPy reference (:mod:`wce.losses`); the Hessians,
-the start and the probabilities are explained in :mod:`wce._gbdt`. What is
+the start and the probabilities are explained in :mod:`wce.gbdt._objective`. What is
 LightGBM-specific (TRAPS 14):
 
 * **Start.** A custom objective starts every sample at margin 0 (p = 0.5,
@@ -39,15 +39,17 @@ from typing import Any
 
 import numpy as np
 
-from . import _gbdt
 from ._optional import require
+from .gbdt._classifier import WeightedGBDTClassifier
+from .gbdt._library import check_version
+from .gbdt._objective import Objective
 
 lgb = require("lightgbm")
 MIN_VERSION = (4, 0)
-_gbdt.check_version(lgb, MIN_VERSION, what="wce.lightgbm")
+check_version(lgb, MIN_VERSION, what="wce.lightgbm")
 
 
-class LGBMObjective(_gbdt.Objective):
+class LGBMObjective(Objective):
     """A LightGBM custom objective (``params["objective"]``) with its metric (``feval=``).
 
     Build with :meth:`binary`, :meth:`focal_binary`, :meth:`multiclass`,
@@ -70,11 +72,16 @@ class LGBMObjective(_gbdt.Objective):
                    n_samples: int | None = None, n_classes: int | None = None) -> np.ndarray:
         """:meth:`base_margin` repeated per sample: ``(n,)`` or ``(n, K)`` for ``init_score=``."""
         base = self.base_margin(labels, sample_weight, n_classes=n_classes)
-        n = np.size(labels) if n_samples is None else n_samples
-        return np.tile(np.asarray(base, dtype=np.float64), (n, 1)).reshape((n,) + np.shape(base))
+        return _repeat(base, np.size(labels) if n_samples is None else n_samples)
 
 
-class WeightedLGBMClassifier(_gbdt.WeightedGBDTClassifier):
+def _repeat(base: float | np.ndarray, n: int) -> np.ndarray:
+    """A start margin for each of ``n`` samples: ``(n,)`` or ``(n, K)``, as ``init_score=`` takes."""
+    base = np.asarray(base, dtype=np.float64)
+    return np.tile(base, (n, 1)).reshape((n,) + base.shape)
+
+
+class WeightedLGBMClassifier(WeightedGBDTClassifier):
     """scikit-learn classifier boosting a weighted loss with LightGBM.
 
     Same parameters as :class:`wce.xgboost.WeightedXGBClassifier`; ``params``
@@ -94,22 +101,11 @@ class WeightedLGBMClassifier(_gbdt.WeightedGBDTClassifier):
     _objective_class = LGBMObjective
 
     def _params(self, objective: LGBMObjective) -> dict:
-        params = {"objective": objective, "learning_rate": self.learning_rate,
-                  "metric": "None", "verbose": -1}
-        if self.max_depth is not None:
-            params["max_depth"] = self.max_depth
-        if self.n_jobs is not None:
-            params["num_threads"] = self.n_jobs
-        if self.random_state is not None:
-            params["seed"] = self.random_state
-        if objective.multiclass:
-            params["num_class"] = len(self.classes_)
-        params.update(self.params or {})
-        return params
+        return self._booster_params(objective, {"objective": objective, "metric": "None",
+                                                "verbose": -1}, threads="num_threads")
 
     def _init(self, n: int) -> np.ndarray:
-        base = np.asarray(self.init_margin_, dtype=np.float64)
-        return np.tile(base, (n, 1)).reshape((n,) + base.shape)
+        return _repeat(self.init_margin_, n)
 
     def _train(self, objective, X, y, sample_weight, evals):
         dtrain = lgb.Dataset(X, label=y, weight=sample_weight, init_score=self._init(len(y)))

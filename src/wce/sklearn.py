@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _validation as V
 from ._optional import require
-from .weights import ClassCounts, class_weights
+from .weights import ClassCounts, class_weights, resolve_class_weight
 
 require("sklearn", purpose="wce.sklearn")
 
@@ -244,13 +244,20 @@ class ClassWeightedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
 
 
 def sample_weight_from_dict(y: Any, class_weight: dict) -> np.ndarray:
-    """``class_weight[y_i]`` for every sample; a label missing from the dict raises."""
+    """``class_weight[y_i]`` for every sample; a label missing from the dict raises.
+
+    The weights are checked by :func:`wce.weights.resolve_class_weight`: finite,
+    non-negative and not all zero.
+
+    Example:
+      >>> from wce.sklearn import sample_weight_from_dict
+      >>> sample_weight_from_dict(["a", "b", "a"], {"a": 1.0, "b": 3.0}).tolist()
+      [1.0, 3.0, 1.0]
+    """
     y = np.asarray(y).reshape(-1)
     uniq, inverse = np.unique(y, return_inverse=True)
-    missing = [u for u in uniq if u not in class_weight]
-    if missing:
-        raise ValueError(f"The class weights have no entry for label(s) {missing[:5]}.")
-    return np.array([class_weight[u] for u in uniq], dtype=np.float64)[inverse.reshape(-1)]
+    weights = resolve_class_weight(class_weight, classes=uniq, caller="sample_weight_from_dict")
+    return weights[inverse.reshape(-1)]
 
 
 __all__ = ["ClassWeightedClassifier", "sample_weight", "sample_weight_from_dict"]

@@ -1,7 +1,7 @@
 """Weighted, focal and cost-sensitive objectives for XGBoost (>= 3.1), and a classifier.
 
 Gradients come from the NumPy reference (:mod:`wce.losses`); the Hessians,
-the start and the probabilities are explained in :mod:`wce._gbdt`. What is
+the start and the probabilities are explained in :mod:`wce.gbdt._objective`. What is
 XGBoost-specific (TRAPS 14):
 
 * **Start.** With a custom objective XGBoost uses ``base_score`` *as a raw
@@ -37,15 +37,17 @@ from typing import Any
 
 import numpy as np
 
-from . import _gbdt
 from ._optional import require
+from .gbdt._classifier import WeightedGBDTClassifier
+from .gbdt._library import check_version
+from .gbdt._objective import Objective
 
 xgb = require("xgboost")
 MIN_VERSION = (3, 1)
-_gbdt.check_version(xgb, MIN_VERSION, what="wce.xgboost")
+check_version(xgb, MIN_VERSION, what="wce.xgboost")
 
 
-class XGBObjective(_gbdt.Objective):
+class XGBObjective(Objective):
     """An XGBoost custom objective (``obj=``) with its matching metric (``custom_metric=``).
 
     Build with :meth:`binary`, :meth:`focal_binary`, :meth:`multiclass`,
@@ -70,7 +72,7 @@ class XGBObjective(_gbdt.Objective):
         return self.metric_name, self.value(predt, dmatrix.get_label(), w if w.size else None)
 
 
-class WeightedXGBClassifier(_gbdt.WeightedGBDTClassifier):
+class WeightedXGBClassifier(WeightedGBDTClassifier):
     """scikit-learn classifier boosting a weighted loss with XGBoost.
 
     ``loss`` is ``"cross_entropy"``, ``"focal"`` (``gamma``; class weights act
@@ -95,22 +97,11 @@ class WeightedXGBClassifier(_gbdt.WeightedGBDTClassifier):
 
     def _params(self, objective: XGBObjective) -> dict:
         base = self.init_margin_
-        params = {
+        return self._booster_params(objective, {
             "tree_method": "hist",
-            "learning_rate": self.learning_rate,
             "base_score": base.tolist() if isinstance(base, np.ndarray) else base,
             "disable_default_eval_metric": True,
-        }
-        if self.max_depth is not None:
-            params["max_depth"] = self.max_depth
-        if self.n_jobs is not None:
-            params["nthread"] = self.n_jobs
-        if self.random_state is not None:
-            params["seed"] = self.random_state
-        if objective.multiclass:
-            params["num_class"] = len(self.classes_)
-        params.update(self.params or {})
-        return params
+        }, threads="nthread")
 
     def _train(self, objective, X, y, sample_weight, evals):
         dtrain = xgb.DMatrix(X, label=y, weight=sample_weight)

@@ -1,1 +1,2 @@
-"""Experiments: data sets, methods, protocol, metrics, statistics and the runner behind `wce compare`."""
+"""Experiments: data sets, one method registry, protocol, metrics and statistics shared by
+`wce compare` and `wce longtail`, and their runners."""

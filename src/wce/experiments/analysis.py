@@ -15,6 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from ..reporting.environment import environment
 from . import statistics as S
 from .metrics import LOWER_IS_BETTER, METRICS
 
@@ -162,3 +163,32 @@ def bottom_line(comps: list, n_datasets: int) -> list:
             lines.append(f"**Calibration {what}** (Brier vs plain CE): {worse} of {len(block)} weighting "
                          f"methods significantly worse, {better} significantly better.")
     return lines
+
+
+def problem_summary(problems: list) -> list:
+    """One JSON-ready row per data set: size, positives, imbalance ratio, note."""
+    return [{"dataset": p.name, "n": int(len(p.y)), "n_features": int(p.X.shape[1]), "n_positive": p.n_pos,
+             "positive": p.positive, "imbalance_ratio": float(p.imbalance_ratio), "note": p.note}
+            for p in problems]
+
+
+def summarise(plan, units: list, command: str) -> dict:
+    """Everything the report of a run shows, as one JSON-ready dict (see wce.reporting.compare)."""
+    datasets = [p.name for p in plan.problems]
+    methods = [m.name for m in plan.methods]
+    rows = per_dataset(units, plan.methods)
+    across = across_datasets(rows, datasets, methods)
+    comps = comparisons(rows, datasets, methods) if len(datasets) > 1 else []
+    config = plan.config
+    return {
+        "settings": {"model": config.model, "folds": config.folds, "repeats": config.repeats,
+                     "seed": config.seed, "C": config.C, "options": vars(config.options),
+                     "settings_key": config.settings_key()},
+        "datasets": problem_summary(plan.problems),
+        "methods": [{"name": m.name, "family": m.family, "description": m.description} for m in plan.methods],
+        "skipped": [{"method": m.name, "reason": r} for m, r in plan.skipped],
+        "per_dataset": rows, "across_datasets": across, "comparisons": comps,
+        "verdict": verdict(comps, len(datasets)), "environment": environment(),
+        "seconds_computing": float(sum(u["seconds"] for u in units)),
+        "command": command,
+    }

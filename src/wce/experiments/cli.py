@@ -13,9 +13,9 @@ import sys
 
 import numpy as np
 
-from ..cli import console as make_console
+from ..reporting.console import console as make_console
 from .datasets import DEFAULT_DATASET
-from .methods import DEFAULT_METHODS, METHODS, Options
+from .methods import COMPARE_METHODS, DEFAULT_METHODS, Options
 from .models import MODELS
 
 
@@ -35,7 +35,7 @@ def register(subparsers) -> None:
     c = subparsers.add_parser(
         "compare", help="compare weighting, threshold moving and resampling by cross-validation",
         description="Compare class weighting with plain CE + threshold moving and resampling "
-                    f"on imbalanced data sets. Methods: {', '.join(METHODS)}, pos_weight:R.")
+                    f"on imbalanced data sets. Methods: {', '.join(COMPARE_METHODS)}, pos_weight:R.")
     c.add_argument("data", nargs="*", default=[DEFAULT_DATASET],
                    help=f"CSV/Parquet paths or data set specs (default {DEFAULT_DATASET}); "
                         "keel:all = the 100 KEEL imbalanced sets")
@@ -94,16 +94,19 @@ def _command_line() -> str:
 
 
 def compare_command(args) -> int:
-    from ..reporting import report, tables
+    from ..reporting import compare as report
+    from ..reporting import tables
+    from .analysis import summarise
     from .runner import collect, execute, validate
 
     plan = validate(_config(args, args.methods, args.out))  # raises before anything is written
     console = make_console()
     for method, reason in plan.skipped:
-        console.print(f"[yellow]skipped[/yellow] {reason}")
+        console.print(f"[yellow]skipped[/yellow] {reason}", soft_wrap=True)  # one line, grep-able
     results = execute(plan, progress=args.progress, console=console)
     units = collect(plan, results)
-    paths, summary = report.write(plan, units, args.out, _command_line())
+    summary = summarise(plan, units, _command_line())
+    paths = report.write(summary, units, args.out)
     header, cells, title = report.main_table(summary, compact=True)
     console.print(tables.rich_table(header, cells, title))
     for line in summary["verdict"]:
@@ -114,9 +117,9 @@ def compare_command(args) -> int:
 
 
 def sweep_command(args) -> int:
-    from ..reporting import plots, tables
+    from ..reporting import files, plots, tables
     from .analysis import per_dataset
-    from .runner import collect, execute, validate, write_json_atomic
+    from .runner import collect, execute, validate
 
     if args.weights:
         try:
@@ -149,14 +152,8 @@ def sweep_command(args) -> int:
             row[metric], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = r["mean"], r["ci_low"], r["ci_high"]
         rows.append(row)
     best = max(rows, key=lambda r: r["f1"])
-    os.makedirs(args.out, exist_ok=True)
-    import csv
-
-    with open(os.path.join(args.out, "sweep.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    write_json_atomic(os.path.join(args.out, "sweep.json"),
+    files.write_csv_atomic(os.path.join(args.out, "sweep.csv"), rows, list(rows[0]))
+    files.write_json_atomic(os.path.join(args.out, "sweep.json"),
                       {"dataset": problem.name, "imbalance_ratio": ratio, "model": args.model,
                        "folds": args.folds, "repeats": args.repeats, "seed": args.seed,
                        "best_f1_pos_weight": best["pos_weight"], "rows": rows})

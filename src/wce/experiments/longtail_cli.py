@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
-DEFAULT_OUT = os.path.join("reports", "longtail")
+from .methods import LONG_TAIL_METHODS
+
+# A fresh folder in the current directory, like `wce compare`'s wce-report: a run inside a
+# clone must not overwrite the committed reports/longtail.
+DEFAULT_OUT = "wce-longtail"
 # --quick: two data sets, one seed, fewer epochs (under 3 minutes on 2 cores).
 QUICK = {"datasets": "digits,penbased", "seeds": 1, "epochs": 30}
 FULL = {"datasets": "digits,penbased,optdigits,satimage,letter", "seeds": 3, "epochs": 60}
@@ -30,7 +33,7 @@ def _ratios(text: str) -> tuple:
 
 
 def _command(args) -> int:
-    from .longtail import METHODS, LongTailConfig, report_from_directory, run, write_report
+    from .longtail import LongTailConfig, report_from_directory, run, write_report
 
     if args.report_only:
         path = report_from_directory(args.out)
@@ -43,7 +46,7 @@ def _command(args) -> int:
         imbalance_ratios=_ratios(args.imbalance_ratios),
         seeds=args.seeds if args.seeds is not None else preset["seeds"],
         epochs=args.epochs if args.epochs is not None else preset["epochs"],
-        methods=tuple(_split(args.methods)) if args.methods else METHODS,
+        methods=tuple(_split(args.methods)) if args.methods else LONG_TAIL_METHODS,
         beta=args.beta, gamma=args.gamma, tau=args.tau, threads=args.threads, out=args.out,
     ).validate()
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -62,14 +65,15 @@ def _command(args) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "longtail", help="long-tailed multiclass comparison on real data (issue 11)",
+        "longtail", help="long-tailed multiclass comparison on real data",
         description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--datasets", help="comma-separated: digits, penbased, optdigits, satimage, "
                    f"letter (default {FULL['datasets']}; with --quick {QUICK['datasets']})")
     p.add_argument("--imbalance-ratios", default="10,100", help="n_max / n_min, comma-separated")
     p.add_argument("--seeds", type=int, help=f"default {FULL['seeds']} ({QUICK['seeds']} with --quick)")
     p.add_argument("--epochs", type=int, help=f"default {FULL['epochs']} ({QUICK['epochs']} with --quick)")
-    p.add_argument("--methods", help="comma-separated subset of the methods (default all)")
+    p.add_argument("--methods", help="comma-separated subset of the methods (default all: "
+                   f"{', '.join(LONG_TAIL_METHODS)})")
     p.add_argument("--beta", type=float, default=0.999, help="class-balanced beta")
     p.add_argument("--gamma", type=float, default=1.0, help="focal gamma")
     p.add_argument("--tau", type=float, default=1.0, help="logit adjustment tau")

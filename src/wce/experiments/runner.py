@@ -15,11 +15,10 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 
-
 from .. import _validation as V
+from ..reporting.files import read_json, write_json_atomic
 from .datasets import DEFAULT_DATASET, load_dataset
 from .methods import DEFAULT_METHODS, Options, parse_methods
 from .models import check_model, unsupported_reason
@@ -127,29 +126,6 @@ def validate(config: Config) -> Plan:
     return Plan(config, problems, methods, skipped, split_map)
 
 
-def write_json_atomic(path: str, data) -> None:
-    """Write JSON to a temp file in the same directory, then ``os.replace`` it into place."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _load(path: str):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 # Problems for worker processes (inherited through fork, not pickled per unit).
 _WORKER_PROBLEMS: dict = {}
 
@@ -167,7 +143,7 @@ def execute(plan: Plan, *, progress: bool = True, console=None) -> dict:
     results, pending = {}, []
     for problem, method, repeat, fold, train, test in plan.units():
         path = plan.unit_path(problem.name, method.name, repeat, fold)
-        done = _load(path) if os.path.exists(path) else None
+        done = read_json(path) if os.path.exists(path) else None
         if done is not None:
             results[path] = done
         else:
@@ -218,10 +194,4 @@ def collect(plan: Plan, results: dict) -> list:
     return out
 
 
-def problem_summary(problems: list) -> list:
-    return [{"dataset": p.name, "n": int(len(p.y)), "n_features": int(p.X.shape[1]), "n_positive": p.n_pos,
-             "positive": p.positive, "imbalance_ratio": float(p.imbalance_ratio), "note": p.note}
-            for p in problems]
-
-
-__all__ = ["Config", "Plan", "Problem", "collect", "execute", "validate", "write_json_atomic"]
+__all__ = ["Config", "Plan", "Problem", "collect", "execute", "validate"]

@@ -1,4 +1,5 @@
-"""Statistics for `wce compare`: confidence intervals over folds, ranks and tests across data sets.
+"""Statistics of `wce compare` and `wce longtail`: confidence intervals over folds, ranks and tests
+across data sets.
 
 * Per data set: the mean of a metric over the ``J = folds × repeats`` test
   folds with a 95% interval from the *corrected resampled t-test* of Nadeau &

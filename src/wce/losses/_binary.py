@@ -70,16 +70,10 @@ def prepare_binary(
         )
     y = V.as_float_array(t, "targets", caller=caller).astype(np.float64)
     valid = np.ones(y.shape, dtype=bool) if ignore_index is None else y != ignore_index
-    if np.any(valid & ((y < 0) | (y > 1))):
-        raise ValueError(
-            f"The targets of {caller} must lie in [0, 1] (labels 0/1 or probabilities). "
-            f"Got values in [{y[valid].min():g}, {y[valid].max():g}] instead."
-        )
-    if not from_logits and (np.any(x < 0) or np.any(x > 1)):
-        raise ValueError(
-            f"{caller} was given from_logits=False, but 'probs' lie outside [0, 1]. "
-            "If these are raw scores, pass from_logits=True."
-        )
+    if np.any(valid):
+        V.check_binary_targets(float(y[valid].min()), float(y[valid].max()), caller=caller)
+    if not from_logits:
+        V.check_probability_inputs(float(x.min()), float(x.max()), caller=caller)
     y = np.where(valid, y, 0.0)
     w_neg, w_pos = binary_class_weights(
         class_weight=class_weight, alpha=alpha, pos_weight=pos_weight, shape=y.shape, caller=caller

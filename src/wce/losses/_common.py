@@ -177,11 +177,10 @@ def prepare_multiclass(
                 "with probability targets, give ignored elements sample_weight=0 instead."
             )
         q = V.as_float_array(t, "targets", caller=caller).astype(np.float64)
-        if np.any(q < 0):
-            raise ValueError(
-                f"Soft targets of {caller} must be non-negative probabilities."
-            )
         q, _ = _to_rows(q)
+        sums = q.sum(-1)
+        V.check_probability_rows(float(q.min()), float(sums.min()), float(sums.max()),
+                                 caller=caller)
         valid = np.ones(M, dtype=bool)
     elif t.ndim == x.ndim - 1:  # class indices
         expected = (x.shape[0],) + x.shape[2:]
@@ -200,12 +199,7 @@ def prepare_multiclass(
         valid = np.ones(M, dtype=bool) if ignore_index is None else idx != ignore_index
         bad = valid & ((idx < 0) | (idx >= C))
         if np.any(bad):
-            shown = np.unique(idx[bad])[:5].tolist()
-            hint = "" if ignore_index is None else f" (ignore_index={ignore_index} is exempt)"
-            raise ValueError(
-                f"Targets of {caller} must be class indices in [0, {C - 1}]{hint}. "
-                f"Got {shown} instead."
-            )
+            V.raise_bad_class_indices(idx[bad], C, caller=caller, ignore_index=ignore_index)
         q = np.zeros((M, C))
         q[np.nonzero(valid)[0], idx[valid]] = 1.0
     else:
@@ -221,12 +215,9 @@ def prepare_multiclass(
     if label_smoothing > 0:
         q = np.where(valid[:, None], (1.0 - label_smoothing) * q + label_smoothing / C, 0.0)
     if not from_logits:
-        if np.any(rows < 0) or np.any(rows > 1) or not np.allclose(rows.sum(-1), 1.0, atol=1e-4):
-            raise ValueError(
-                f"{caller} was given from_logits=False, but 'probs' are not probabilities "
-                "(each row must lie in [0, 1] and sum to 1 over the class axis). "
-                "If these are raw scores, pass from_logits=True."
-            )
+        sums = rows.sum(-1)
+        V.check_probability_inputs(float(rows.min()), float(rows.max()), caller=caller,
+                                   row_sums=(float(sums.min()), float(sums.max())))
     return Multiclass(rows, q, base_weight, sw, cw, valid, out_shape, restore)
 
 

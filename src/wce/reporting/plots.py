@@ -1,5 +1,6 @@
-"""PNG plots of a comparison (matplotlib, Agg backend): PR curves, reliability diagrams,
-metric vs weight strength, mean ranks with the Nemenyi critical difference, and the sweep."""
+"""PNG plots (matplotlib, Agg backend). `wce compare`: PR curves, reliability diagrams, metric
+vs weight strength, mean ranks with the Nemenyi critical difference, and the sweep.
+`wce longtail`: error per method and imbalance ratio, and many/medium/few-shot accuracy."""
 
 from __future__ import annotations
 
@@ -9,14 +10,25 @@ from collections import defaultdict
 import numpy as np
 from scipy.special import expit
 
+from . import files
+
 
 def _pyplot():
-    import matplotlib
+    from .._optional import require
 
+    matplotlib = require("matplotlib")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(fig, path: str, *, dpi: int) -> None:
+    """Lay out, write (whole or not at all) and close ``fig``."""
+    fig.tight_layout()
+    with files.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi)
+    _pyplot().close(fig)
 
 
 def _colors(n: int):
@@ -55,9 +67,7 @@ def pr_curves(units: list, datasets: list, methods: list, path: str, max_dataset
         ax.set(title=f"{dataset} (repeat 0, folds pooled)", xlabel="recall", ylabel="precision",
                xlim=(0, 1), ylim=(0, 1.02))
     axes[0][-1].legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path, dpi=90)
 
 
 def _reliability(y, p, n_bins=10):
@@ -88,9 +98,7 @@ def reliability(units: list, methods: list, path: str) -> None:
         ax.set(title="after prior correction (unweighted: unchanged)" if corrected else "as trained (test folds pooled)",
                xlabel="mean predicted probability", ylabel="fraction positive", xlim=(0, 1), ylim=(0, 1))
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path, dpi=90)
 
 
 def weight_strength(units: list, methods: list, path: str, metrics=("f1", "pr_auc", "brier")) -> None:
@@ -112,9 +120,7 @@ def weight_strength(units: list, methods: list, path: str, metrics=("f1", "pr_au
             ax.annotate(m, (x, v), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set(xscale="log", xlabel="effective w_pos / w_neg (geometric mean over folds)", ylabel=metric,
                title=f"{metric} vs weight strength")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path, dpi=90)
 
 
 def ranks(across: dict, path: str, n_datasets: int) -> None:
@@ -135,9 +141,7 @@ def ranks(across: dict, path: str, n_datasets: int) -> None:
             ax.legend(fontsize=7, loc="lower right")
         ax.set(xlabel="mean rank (1 = best)",
                title=f"{metric}: Friedman p = {across[metric]['friedman_p']:.2g}, {n_datasets} sets")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path, dpi=90)
 
 
 def sweep(rows: list, path: str, balanced_weight: float) -> None:
@@ -155,6 +159,50 @@ def sweep(rows: list, path: str, balanced_weight: float) -> None:
         ax.axvline(balanced_weight, color="grey", ls="--", lw=1, label="n_neg / n_pos")
         ax.set(xscale="log", xlabel="pos_weight", ylabel=metric, title=metric)
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path, dpi=90)
+
+
+def error_bars(summary, methods: list, path: str) -> None:
+    """Top-1 error per method, one panel per data set, one bar per imbalance ratio (mean ± std)."""
+    plt = _pyplot()
+    datasets = list(dict.fromkeys(summary["dataset"]))
+    irs = sorted(set(summary["imbalance_ratio"]))
+    methods = [m for m in methods if m in set(summary["method"])]
+    fig, axes = plt.subplots(1, len(datasets), figsize=(max(3.2 * len(datasets) + 1, 6.5), 4.2),
+                             squeeze=False, sharey=False)
+    width = 0.8 / len(irs)
+    for ax, name in zip(axes[0], datasets):
+        for k, ir in enumerate(irs):
+            part = summary[(summary.dataset == name) & (summary.imbalance_ratio == ir)]
+            part = part.set_index("method").reindex(methods)
+            x = np.arange(len(methods)) + (k - (len(irs) - 1) / 2) * width
+            ax.bar(x, 100 * part["error_mean"], width, yerr=100 * part["error_std"].fillna(0),
+                   label=f"IR={ir:g}", capsize=2)
+        ax.set_title(name)
+        ax.set_xticks(np.arange(len(methods)))
+        ax.set_xticklabels(methods, rotation=70, fontsize=7)
+        ax.set_ylabel("top-1 error on balanced test (%)")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Long-tailed training, balanced test: mean ± std over seeds", fontsize=10)
+    _save(fig, path, dpi=110)
+
+
+def shot_accuracy(results, methods: list, shots: tuple, path: str) -> None:
+    """Many / medium / few-shot accuracy per method at the largest IR, mean over data sets and seeds."""
+    plt = _pyplot()
+    ir = max(results.imbalance_ratio)
+    part = results[results.imbalance_ratio == ir]
+    methods = [m for m in methods if m in set(part.method)]
+    means = part.groupby("method")[[f"{g}_accuracy" for g in shots]].mean().reindex(methods)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(shots)
+    for k, g in enumerate(shots):
+        ax.bar(np.arange(len(methods)) + (k - 1) * width, 100 * means[f"{g}_accuracy"], width,
+               label=f"{g}-shot")
+    ax.set_xticks(np.arange(len(methods)))
+    ax.set_xticklabels(methods, rotation=40, ha="right", fontsize=8)
+    ax.set_ylabel("accuracy on the balanced test set (%)")
+    ax.set_title(f"IR = {ir:g}: mean over data sets and seeds")
+    ax.set_ylim(0, 115)
+    ax.legend(fontsize=8, ncol=3, loc="upper center")
+    _save(fig, path, dpi=110)

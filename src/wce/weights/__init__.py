@@ -1,10 +1,11 @@
 """Class weights computed right and cheaply: counts that stream and merge, and the schemes."""
 
 from ._counts import ClassCounts
-from ._schemes import (NORMALIZATIONS, SCHEMES, class_weight_dict, class_weights,
-                       effective_number_weights, pos_weight)
+from ._schemes import (COUNT_SCHEMES, NORMALIZATIONS, SCHEMES, class_weight_dict, class_weights,
+                       effective_number_weights, pos_weight, resolve_class_weight)
 
 __all__ = [
+    "COUNT_SCHEMES",
     "NORMALIZATIONS",
     "SCHEMES",
     "ClassCounts",
@@ -12,4 +13,5 @@ __all__ = [
     "class_weights",
     "effective_number_weights",
     "pos_weight",
+    "resolve_class_weight",
 ]

@@ -3,42 +3,61 @@
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import _readers
+from ._labels import check_same_type, is_missing, normalise_label, scalar, to_numpy, value_counts
+
 KINDS = ("multiclass", "multilabel", "mask")
+_INT64_LIMIT = float(2 ** 63)
 
 
-def _scalar(v: Any) -> Any:
-    """numpy / pyarrow scalars -> plain Python values, so classes compare and serialise."""
-    return v.item() if hasattr(v, "item") else v
-
-
-def _label_type(v: Any) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return "bool"
-    if isinstance(v, (int, np.integer)):
-        return "int"
-    if isinstance(v, str):
-        return "str"
-    if isinstance(v, (float, np.floating)):
-        if float(v).is_integer():
-            return "int"
+def _check_counts(values: Any, classes: tuple, name: str) -> np.ndarray:
+    """Per-class counts as int64; anything but a non-negative whole number names its class."""
+    arr = np.asarray(values)
+    if arr.dtype == object or np.iscomplexobj(arr) or not (
+            np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
         raise TypeError(
-            f"Class labels must be integers, strings or booleans. Got the float {v!r}; "
-            "labels such as 0.5 look like probabilities, not classes."
+            f"The '{name}' parameter of ClassCounts must hold numbers of samples (non-negative "
+            f"integers). Got dtype {arr.dtype} instead."
         )
-    raise TypeError(f"Class labels must be integers, strings or booleans. Got {type(v).__name__} {v!r}.")
+    arr = arr.reshape(-1)
+    if arr.size == 0 and classes:
+        return np.zeros(len(classes), dtype=np.int64)
+    if arr.shape != (len(classes),):
+        raise ValueError(
+            f"ClassCounts needs one count per class: the '{name}' parameter must have "
+            f"{len(classes)} entries, one per class. Got {arr.size} instead."
+        )
+    if np.issubdtype(arr.dtype, np.floating):
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(arr) | (arr < 0) | (arr != np.round(arr)) | (np.abs(arr) >= _INT64_LIMIT)
+    else:
+        bad = arr < 0
+    if np.any(bad):
+        shown = ", ".join(f"{scalar(arr[i])!r} for class {classes[i]!r}"
+                          for i in np.flatnonzero(bad)[:5])
+        raise ValueError(
+            f"The '{name}' parameter of ClassCounts must hold non-negative integer counts (numbers "
+            f"of samples). Got {shown} instead. A negative, fractional or missing count has no "
+            "meaning as a class size; fix the source of the counts."
+        )
+    return arr.astype(np.int64)
 
 
-def _normalise_label(v: Any) -> Any:
-    v = _scalar(v)
-    if isinstance(v, float):
-        _label_type(v)
-        return int(v)
-    return v
+def _check_rows(n_rows: Any) -> int:
+    value = scalar(n_rows)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            np.isfinite(value) and value >= 0 and float(value).is_integer()):
+        raise ValueError(
+            f"The 'n_rows' parameter of ClassCounts must be a non-negative integer (the rows "
+            f"seen). Got {n_rows!r} instead."
+        )
+    return int(value)
 
 
 @dataclass
@@ -79,19 +98,17 @@ class ClassCounts:
             raise ValueError(
                 f"The 'kind' parameter of ClassCounts must be one of {KINDS}. Got {self.kind!r} instead."
             )
-        self.classes = tuple(_normalise_label(c) for c in self.classes)
+        self.classes = tuple(normalise_label(c) for c in self.classes)
         if len(set(self.classes)) != len(self.classes):
             raise ValueError(f"The classes of ClassCounts must be unique. Got {list(self.classes)}.")
         self._check_types(self.classes)
-        self.counts = np.asarray(self.counts, dtype=np.int64).reshape(-1)
-        if self.counts.size == 0 and self.classes:
-            self.counts = np.zeros(len(self.classes), dtype=np.int64)
-        if self.counts.shape != (len(self.classes),):
-            raise ValueError("ClassCounts needs one count per class.")
+        self.counts = _check_counts(self.counts, self.classes, "counts")
+        self.n_rows = _check_rows(self.n_rows)
         if self.kind == "mask" and self.pixels_in_present is None:
             self.pixels_in_present = np.zeros(len(self.classes), dtype=np.int64)
         if self.pixels_in_present is not None:
-            self.pixels_in_present = np.asarray(self.pixels_in_present, dtype=np.int64)
+            self.pixels_in_present = _check_counts(self.pixels_in_present, self.classes,
+                                                   "pixels_in_present")
         self._index = {c: i for i, c in enumerate(self.classes)}
 
     # ------------------------------------------------------------------ basics
@@ -131,7 +148,7 @@ class ClassCounts:
             {"classes": list(self.classes), "counts": self.counts.tolist(), "n_rows": self.n_rows,
              "kind": self.kind,
              "pixels_in_present": None if self.pixels_in_present is None else self.pixels_in_present.tolist(),
-             "declared": self.declared, "ignore_index": _scalar(self.ignore_index)}
+             "declared": self.declared, "ignore_index": scalar(self.ignore_index)}
         )
 
     @classmethod
@@ -144,14 +161,7 @@ class ClassCounts:
 
     # ------------------------------------------------------------- internals
     def _check_types(self, labels: Iterable) -> None:
-        kinds = {_label_type(c) for c in labels}
-        if self.classes:
-            kinds.add(_label_type(self.classes[0]))
-        if len(kinds) > 1:
-            raise TypeError(
-                f"Class labels mix types ({', '.join(sorted(kinds))}). Convert them to one type "
-                "first, e.g. labels.astype(str)."
-            )
+        check_same_type([*labels, *self.classes[:1]])
 
     def _grow(self, new: Sequence, *, sort: bool = True) -> None:
         if not new:
@@ -176,7 +186,7 @@ class ClassCounts:
 
     def _add(self, values: Sequence, counts: Sequence, pixels: Sequence | None = None,
              *, sort: bool = True) -> None:
-        values = [_normalise_label(v) for v in values]
+        values = [normalise_label(v) for v in values]
         if values and self.classes:  # True == 1 as a dict key: check types, not just membership
             self._check_types(values)
         self._grow([v for v in dict.fromkeys(values) if v not in self._index], sort=sort)
@@ -202,7 +212,7 @@ class ClassCounts:
         ``classes`` declares the class order (and classes that may be absent).
         ``ignore_index`` is a label value that is not counted (e.g. 255 in masks).
         """
-        arr = _to_numpy(labels)
+        arr = to_numpy(labels)
         if kind == "auto":
             if arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1):
                 kind = "multiclass"
@@ -225,7 +235,7 @@ class ClassCounts:
 
     def update(self, batch: Any) -> "ClassCounts":
         """Add a batch of labels (same layout as ``from_labels``); returns self."""
-        arr = _to_numpy(batch)
+        arr = to_numpy(batch)
         if self.kind == "multilabel":
             self._update_multilabel(arr)
             return self
@@ -245,7 +255,7 @@ class ClassCounts:
             flat = arr.reshape(rows, -1)
         if flat.dtype == object:
             values = flat.reshape(-1).tolist()
-            if any(_is_missing(v) for v in values):
+            if any(is_missing(v) for v in values):
                 raise ValueError(
                     "Labels contain missing values (None/NaN). Drop or impute them before counting."
                 )
@@ -254,10 +264,10 @@ class ClassCounts:
             raise ValueError("Labels contain NaN. Drop or impute them before counting.")
         if self.kind == "mask":
             for image in flat:
-                values, counts = _value_counts(image, self.ignore_index)
+                values, counts = value_counts(image, self.ignore_index)
                 self._add(values, counts, pixels=np.full(len(values), int(counts.sum())))
         else:
-            values, counts = _value_counts(flat, self.ignore_index)
+            values, counts = value_counts(flat, self.ignore_index)
             self._add(values, counts)
         self.n_rows += rows
         return self
@@ -297,73 +307,77 @@ class ClassCounts:
 
     # ------------------------------------------------------------ readers
     @classmethod
-    def from_parquet(cls, path, target: str, **kwargs) -> "ClassCounts":
-        """Count a Parquet column in record batches (bounded memory); see :mod:`wce.weights._readers`."""
-        from ._readers import count_parquet
-
-        return count_parquet(path, target, **kwargs)
-
-    @classmethod
-    def from_csv(cls, path, target: str, **kwargs) -> "ClassCounts":
-        """Count a CSV column in blocks through pyarrow's streaming reader."""
-        from ._readers import count_csv
-
-        return count_csv(path, target, **kwargs)
-
-    @classmethod
-    def from_dataframe(cls, df, target, **kwargs) -> "ClassCounts":
-        """Count a pandas or polars column (``target`` a name), or k-hot columns (a list of names)."""
-        from ._readers import count_dataframe
-
-        return count_dataframe(df, target, **kwargs)
+    def _from_batches(cls, batches: Iterator, classes: Sequence | None,
+                      ignore_index: Any) -> "ClassCounts":
+        """Add up a reader's per-batch ``(labels, counts, rows, is_list)``."""
+        out = cls(tuple(classes) if classes is not None else (), declared=classes is not None,
+                  ignore_index=ignore_index)
+        with closing(batches):  # an error here closes the reader (and its progress bar)
+            for values, counts, rows, is_list in batches:
+                if is_list:
+                    out.kind = "multilabel"
+                out._add(values, counts)
+                out.n_rows += rows
+        return out
 
     @classmethod
-    def from_dataloader(cls, loader, *, target: Any = None, progress: bool = True, **kwargs) -> "ClassCounts":
-        """Count labels from any iterable of batches (a PyTorch DataLoader, a generator...)."""
-        from ._readers import count_batches
+    def from_parquet(cls, path, target: str, *, classes: Sequence | None = None,
+                     batch_size: int = 1 << 16, null: str = "error", ignore_index: Any = None,
+                     progress: bool = False) -> "ClassCounts":
+        """Count a Parquet column in record batches (bounded memory).
 
-        return count_batches(loader, target=target, progress=progress, **kwargs)
+        Only column ``target`` is read, ``batch_size`` rows at a time. A list
+        column gives multi-label counts (one list of labels per row).
+        ``null="error"`` (default) refuses missing labels, ``"skip"`` leaves them
+        out of the counts and of ``n_rows``. ``classes`` and ``ignore_index`` are
+        as in :meth:`from_labels`; ``progress`` shows a progress bar.
+        """
+        batches = _readers.parquet_batches(path, target, batch_size=batch_size, null=null,
+                                           ignore_index=ignore_index, progress=progress)
+        return cls._from_batches(batches, classes, ignore_index)
 
+    @classmethod
+    def from_csv(cls, path, target: str, *, classes: Sequence | None = None,
+                 block_size: int = 16 << 20, null: str = "error", ignore_index: Any = None,
+                 delimiter: str = ",", progress: bool = False) -> "ClassCounts":
+        """Count a CSV column in blocks of ``block_size`` bytes through pyarrow's streaming
+        reader; the other options are those of :meth:`from_parquet`."""
+        batches = _readers.csv_batches(path, target, block_size=block_size, null=null,
+                                       ignore_index=ignore_index, delimiter=delimiter,
+                                       progress=progress)
+        return cls._from_batches(batches, classes, ignore_index)
 
-def _is_missing(v: Any) -> bool:
-    return v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)) or \
-        type(v).__name__ in ("NAType", "NaTType")
+    @classmethod
+    def from_dataframe(cls, df, target: str | Sequence[str], *, classes: Sequence | None = None,
+                       null: str = "error", ignore_index: Any = None) -> "ClassCounts":
+        """Count a pandas or polars column (``target`` a name), or k-hot columns (a list of names,
+        which are then the classes unless ``classes`` is given)."""
+        labels = _readers.dataframe_labels(df, target, null=null)
+        if isinstance(target, str):
+            return cls.from_labels(labels, classes=classes, kind="multiclass",
+                                   ignore_index=ignore_index)
+        columns = tuple(target) if classes is None else tuple(classes)
+        return cls(columns, kind="multilabel", declared=True).update(labels)
 
+    @classmethod
+    def from_dataloader(cls, loader: Iterable, *, target: Any = None,
+                        classes: Sequence | None = None, kind: str = "auto",
+                        ignore_index: Any = None, progress: bool = True) -> "ClassCounts":
+        """Count labels from any iterable of batches (a PyTorch DataLoader, a generator...).
 
-def _check_list_types(batch: Sequence) -> None:
-    """NumPy would silently turn ["a", 1] into strings and [True, 2] into ints: refuse them."""
-    if not batch or any(isinstance(v, (list, tuple, np.ndarray)) for v in batch):
-        return
-    kinds = {_label_type(_scalar(v)) for v in batch if not _is_missing(v)}
-    if len(kinds) > 1:
-        raise TypeError(
-            f"Class labels mix types ({', '.join(sorted(kinds))}). Convert them to one type "
-            "first, e.g. labels.astype(str)."
-        )
-
-
-def _to_numpy(batch: Any) -> np.ndarray:
-    if isinstance(batch, (list, tuple)):
-        _check_list_types(batch)
-    if hasattr(batch, "detach"):  # torch tensor, without importing torch
-        batch = batch.detach().cpu().numpy()
-    elif hasattr(batch, "to_numpy"):  # pandas / polars / pyarrow
-        batch = batch.to_numpy()
-    arr = np.asarray(batch)
-    if arr.size == 0 and arr.ndim <= 1:
-        return arr.reshape(0)
-    return arr
-
-
-def _value_counts(flat: np.ndarray, ignore_index: Any) -> tuple[list, np.ndarray]:
-    flat = flat.reshape(-1)
-    if ignore_index is not None:
-        flat = flat[flat != ignore_index]
-    if flat.size == 0:
-        return [], np.zeros(0, dtype=np.int64)
-    if np.issubdtype(flat.dtype, np.integer) and flat.min() >= 0 and flat.max() < 1 << 20:
-        counts = np.bincount(flat)
-        values = np.nonzero(counts)[0]
-        return values.tolist(), counts[values]
-    values, counts = np.unique(flat, return_counts=True)
-    return values.tolist(), counts
+        ``target`` picks the labels from each batch: an index (tuples), a key
+        (dicts), or None for the last element of a tuple / a standard key of a
+        dict / the batch itself. Tensors are moved to the CPU batch by batch.
+        ``classes``, ``kind`` and ``ignore_index`` are as in :meth:`from_labels`.
+        """
+        counts: ClassCounts | None = None
+        with closing(_readers.batch_labels(loader, target=target, progress=progress)) as batches:
+            for labels in batches:
+                if counts is None:
+                    counts = cls.from_labels(labels, classes=classes, kind=kind,
+                                             ignore_index=ignore_index)
+                else:
+                    counts.update(labels)
+        if counts is None:
+            raise ValueError("The data loader yielded no batches: there is nothing to count.")
+        return counts

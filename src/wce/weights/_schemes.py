@@ -1,4 +1,4 @@
-"""Class-weight schemes and normalisations."""
+"""Class-weight schemes and normalisations, and the one resolver of a class weight."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .. import _validation as V
-from ._counts import ClassCounts, _to_numpy
+from ._counts import ClassCounts
+from ._labels import to_numpy
 
 SCHEMES = (
     "balanced",
@@ -20,6 +21,8 @@ SCHEMES = (
 )
 NORMALIZATIONS = ("none", "sum_to_one", "sum_to_k", "mean_one")
 ZERO_COUNT_POLICIES = ("error", "zero", "max")
+#: The schemes computed from class counts, which a class weight may name.
+COUNT_SCHEMES = ("balanced", "inverse", "inverse_sqrt", "effective_number", "median_frequency")
 CALLER = "class_weights"
 
 
@@ -44,6 +47,8 @@ def _as_counts(counts_or_labels: Any, classes: Sequence | None) -> ClassCounts:
     if isinstance(counts_or_labels, Mapping):  # {class: count}
         counts_or_labels = _from_mapping(counts_or_labels)
     if isinstance(counts_or_labels, ClassCounts):
+        # ClassCounts checks its counts when built; they may have been edited since
+        ClassCounts(counts_or_labels.classes, counts_or_labels.counts)
         if classes is not None:
             extra = [c for c in counts_or_labels.classes if c not in classes]
             if extra:
@@ -53,7 +58,7 @@ def _as_counts(counts_or_labels: Any, classes: Sequence | None) -> ClassCounts:
             # merge keeps the left operand's class order: declared classes first.
             return ClassCounts(tuple(classes), kind=counts_or_labels.kind).merge(counts_or_labels)
         return counts_or_labels
-    labels = _to_numpy(counts_or_labels)  # refuses mixed-type lists NumPy would coerce
+    labels = to_numpy(counts_or_labels)  # refuses mixed-type lists NumPy would coerce
     if labels.size == 0:
         raise ValueError(f"{CALLER} was given no labels (empty input): there is nothing to weight.")
     return ClassCounts.from_labels(labels, classes=classes)
@@ -181,7 +186,7 @@ def class_weights(
         elif scheme == "median_frequency":
             w = _median_frequency(counts, present, median_definition)
         elif scheme == "manual":
-            w = _manual(manual, counts.classes)
+            w = _manual(manual, counts)
         else:
             if cost_matrix is None:
                 raise ValueError(f"{CALLER}: scheme='cost_matrix' needs the cost_matrix parameter.")
@@ -192,15 +197,11 @@ def class_weights(
     return _normalise(w, n, normalize)
 
 
-def _manual(manual: Any, classes: tuple) -> np.ndarray:
+def _manual(manual: Any, counts: ClassCounts) -> np.ndarray:
     if manual is None:
         raise ValueError(f"{CALLER}: scheme='manual' needs the 'manual' parameter (weights).")
-    if isinstance(manual, dict):
-        missing = [c for c in classes if c not in manual]
-        if missing:
-            raise ValueError(f"{CALLER}: the manual weights have no entry for class(es) {missing}.")
-        manual = [manual[c] for c in classes]
-    return V.check_class_weight(manual, len(classes), caller=CALLER, name="manual")
+    return resolve_class_weight(manual, classes=counts.classes, counts=counts, caller=CALLER,
+                                name="manual")
 
 
 def _normalise(w: np.ndarray, n: np.ndarray, normalize: str) -> np.ndarray:
@@ -246,7 +247,7 @@ def pos_weight(labels_or_counts: Any, *, positive: Any = 1) -> float | np.ndarra
     if isinstance(labels_or_counts, ClassCounts):
         counts = labels_or_counts
     else:
-        arr = _to_numpy(labels_or_counts)
+        arr = to_numpy(labels_or_counts)
         if arr.size == 0:
             raise ValueError("pos_weight was given no labels (empty input).")
         kind = "multilabel" if arr.ndim == 2 and arr.shape[1] > 1 else "multiclass"
@@ -272,3 +273,119 @@ def pos_weight(labels_or_counts: Any, *, positive: Any = 1) -> float | np.ndarra
         )
     n_pos = d[positive]
     return float((counts.total - n_pos) / n_pos)
+
+
+def resolve_class_weight(
+    class_weight: Any,
+    *,
+    classes: Sequence | None = None,
+    n_classes: int | None = None,
+    y: Any = None,
+    counts: Any = None,
+    caller: str = "resolve_class_weight",
+    name: str = "class_weight",
+    **scheme_options: Any,
+) -> np.ndarray | None:
+    r"""A class weight given as a dict, an array or a scheme name, as one weight per class.
+
+    ``class_weight`` may be:
+
+    * ``None``: returned as ``None`` (no weighting);
+    * a ``{class: weight}`` dict: ordered by ``classes``; every class needs an
+      entry, entries for other classes are ignored. Without ``classes`` its
+      keys must be the class indices ``0..K-1`` (``n_classes`` of them when given);
+    * a list or array with one weight per class, in the order of ``classes``
+      (or of the class indices ``0..n_classes-1``);
+    * a scheme of :func:`class_weights` computed from class counts
+      (:data:`COUNT_SCHEMES`: ``"balanced"``, ``"inverse"``, ...), from the
+      labels ``y`` or the ``counts`` (a :class:`ClassCounts`, a
+      ``{class: count}`` dict, or an array of counts in the order of
+      ``classes``). ``scheme_options`` (``beta``, ``normalize``,
+      ``zero_count``, ``median_definition``) go to :func:`class_weights`.
+
+    The result is finite, non-negative and not all zero. ``caller`` and
+    ``name`` name the function and the parameter in error messages, which
+    follow scikit-learn's form: ``The 'class_weight' parameter of caller must
+    be ... Got ... instead.``
+
+    Args:
+      class_weight: the weights, as above.
+      classes: the class labels, in the order of the result.
+      n_classes: the number of classes K (class indices ``0..K-1``) when
+        ``classes`` is not given.
+      y: the training labels, for a scheme.
+      counts: the class counts, for a scheme (instead of ``y``).
+      caller, name: how messages name the function and the parameter.
+
+    Returns:
+      A float64 array of shape ``(K,)``, or ``None``.
+
+    Example:
+      >>> from wce.weights import resolve_class_weight
+      >>> resolve_class_weight({"cat": 1.0, "dog": 3.0}, classes=["dog", "cat"]).tolist()
+      [3.0, 1.0]
+      >>> resolve_class_weight("balanced", y=["cat", "cat", "cat", "dog"]).tolist()
+      [0.6666666666666666, 2.0]
+      >>> resolve_class_weight([1, 4], n_classes=2).tolist()
+      [1.0, 4.0]
+    """
+    if class_weight is None:
+        return None
+    if n_classes is not None:
+        n_classes = V.check_positive_int(n_classes, "n_classes", caller=caller)
+        if classes is None:
+            classes = range(n_classes)
+        elif len(classes) != n_classes:
+            raise ValueError(
+                f"{caller} was given {len(classes)} classes and n_classes={n_classes}; pass one "
+                "of them, or make them agree."
+            )
+    if isinstance(class_weight, str):
+        return _scheme_weights(class_weight, classes, y, counts, caller, name, scheme_options)
+    if scheme_options:
+        raise TypeError(
+            f"{caller} got the scheme option(s) {sorted(scheme_options)} with explicit class "
+            f"weights; they apply only when '{name}' names a scheme such as 'balanced'."
+        )
+    if isinstance(class_weight, Mapping):
+        class_weight = V.class_weight_from_mapping(class_weight, classes, caller=caller, name=name)
+    if classes is not None:
+        k = len(classes)
+    elif np.ndim(class_weight) == 1 and np.shape(class_weight)[0] > 0:
+        k = np.shape(class_weight)[0]
+    else:
+        raise ValueError(
+            f"The '{name}' parameter of {caller} must be a 1-D array with one weight per class. "
+            f"Got shape {np.shape(class_weight)} instead."
+        )
+    return V.check_class_weight(class_weight, k, caller=caller, name=name).astype(np.float64)
+
+
+def _scheme_weights(scheme: str, classes: Sequence | None, y: Any, counts: Any, caller: str,
+                    name: str, options: dict) -> np.ndarray:
+    if scheme not in COUNT_SCHEMES:
+        raise ValueError(
+            f"The '{name}' parameter of {caller} must be None, a dict {{class: weight}}, an array "
+            f"with one weight per class or one of {', '.join(repr(s) for s in COUNT_SCHEMES)}. "
+            f"Got {scheme!r} instead."
+        )
+    if (y is None) == (counts is None):
+        raise ValueError(
+            f"The '{name}' parameter of {caller} is the scheme {scheme!r}, which is computed from "
+            f"the class counts, and {'none were' if y is None else 'both y and counts were'} "
+            "given. Compute the weights first with "
+            f"wce.weights.class_weights(y, scheme={scheme!r}), or pass either y or counts."
+        )
+    if counts is not None and not isinstance(counts, (ClassCounts, Mapping)):
+        # an array of counts in the order of ``classes`` (or of the class indices)
+        counts = np.asarray(counts)
+        labels = tuple(range(counts.size)) if classes is None else tuple(classes)
+        if counts.shape != (len(labels),):
+            raise ValueError(
+                f"The 'counts' parameter of {caller} must hold one count per class "
+                f"({len(labels)}). Got shape {counts.shape} instead."
+            )
+        return class_weights(ClassCounts(labels, counts), scheme=scheme, **options)
+    source = y if counts is None else counts
+    return class_weights(source, scheme=scheme, classes=None if classes is None else list(classes),
+                         **options)

@@ -23,7 +23,8 @@ import numpy as np
 
 from .._optional import require
 from ._counts import ClassCounts
-from .engines import Partial, arrow_partial, build_counts, check_arrow_label_type, check_kind
+from ._partials import Partial, arrow_partial, build_counts, check_arrow_label_type, check_kind
+from ._readers import csv_columns
 
 __all__ = ["class_counts", "count_file"]
 
@@ -196,8 +197,7 @@ def count_file(path, target: str, *, scheduler: str | None = None, **kwargs) -> 
         names = ds.dataset(path, format="parquet").schema.names
         reader = dd.read_parquet
     else:
-        with open(path, newline="") as fh:
-            names = [h.strip().strip('"') for h in next(iter(fh), "").rstrip("\r\n").split(",")]
+        names = csv_columns(path)
         reader = dd.read_csv
     if target not in names:
         raise ValueError(f"Column {target!r} is not in {path!r}. Columns: {', '.join(names)}.")

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from .._optional import require
 from ._counts import ClassCounts
-from .engines import Partial, build_counts, check_kind
+from ._partials import Partial, build_counts, check_kind
 
 __all__ = ["class_counts", "count_file", "local_session"]
 

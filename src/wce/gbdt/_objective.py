@@ -1,4 +1,4 @@
-"""Shared logic of the gradient-boosted-tree objectives (:mod:`wce.xgboost`, :mod:`wce.lightgbm`).
+"""The objective core of :mod:`wce.xgboost` and :mod:`wce.lightgbm`: gradients, Hessians, start.
 
 A boosting library asks a custom objective, at every round, for the gradient
 and the diagonal Hessian of the *summed* loss ``Σ_i w_i l_i`` with respect to
@@ -41,7 +41,7 @@ cost-sensitive losses (whose best constant is not the prior).
 
 Speed: the library calls the objective every round on every row. Weighted
 binary and softmax cross-entropy (class weights only, the common case) skip
-the reference there: :mod:`wce._gbdt_fast` computes the same gradient and
+the reference there: :mod:`wce.gbdt._fast` computes the same gradient and
 Hessian (bitwise for binary, to a few ulps for softmax) in a few in-place
 passes over cache-sized blocks of rows, on up to 4 threads, from per-row
 weights prepared once per data set. The library callbacks (``__call__``)
@@ -53,14 +53,12 @@ Every other loss or parameter goes through the reference.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import _gbdt_fast
-from . import _validation as V
-from ._optional import require
-from .losses import (
+from .. import _validation as V
+from ..losses import (
     binary_cross_entropy,
     binary_focal_loss,
     cost_sensitive_cross_entropy,
@@ -69,9 +67,10 @@ from .losses import (
     value_grad_hess,
     weighted_cross_entropy,
 )
-from .losses._binary import binary_class_weights
-from .losses._common import log_softmax, pow0, sigmoid
-from .weights import class_weights
+from ..losses._binary import binary_class_weights
+from ..losses._common import log_softmax, pow0, sigmoid
+from ..weights import resolve_class_weight
+from . import _fast
 
 HESSIAN_FLOOR = 1e-16
 LOSS_NAMES = ("cross_entropy", "focal", "cost_sensitive")
@@ -84,7 +83,7 @@ _REFERENCE = {
 }
 _METRIC_NAMES = {"cross_entropy": "weighted_logloss", "focal": "focal_loss",
                  "cost_sensitive": "cost_sensitive_loss"}
-# Parameters the fast path (wce._gbdt_fast) covers, for cross-entropy on integer labels.
+# Parameters the fast path (wce.gbdt._fast) covers, for cross-entropy on integer labels.
 _FAST_PARAMS = {False: frozenset({"pos_weight", "class_weight", "alpha"}),
                 True: frozenset({"class_weight"})}
 
@@ -101,23 +100,6 @@ def _numerics_overridden(cls: type) -> bool:
                for name in ("grad_hess", "_binary_grad_hess", "_multiclass_grad_hess"))
 
 
-def check_version(module: Any, minimum: tuple[int, int], *, what: str) -> None:
-    """Refuse a library older than ``minimum`` with a message naming the upgrade."""
-    text = getattr(module, "__version__", "0")
-    parts = []
-    for piece in text.split(".")[:2]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    found = tuple(parts + [0] * (2 - len(parts)))
-    if found < minimum:
-        need = ".".join(map(str, minimum))
-        name = module.__name__
-        raise ImportError(
-            f"{what} needs {name} >= {need}. Found {name} {text}. "
-            f"Upgrade it with: pip install -U '{name}>={need}'"
-        )
-
-
 def softmax(margin: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(np.asarray(margin, dtype=np.float64)))
 
@@ -130,6 +112,10 @@ class Objective:
     signatures their library expects; all the numerics live here. Build one
     with the class methods :meth:`binary`, :meth:`focal_binary`,
     :meth:`multiclass`, :meth:`focal_multiclass` or :meth:`cost_sensitive`.
+
+    A per-class weight (``class_weight``, or the multiclass focal ``alpha``) is
+    an array in class-index order or a ``{class index: weight}`` dict, resolved
+    by :func:`wce.weights.resolve_class_weight`.
 
     Labels and sample weights are read from the library's data object once and
     cached (the object is held, not its ``id``), so each round costs only the
@@ -153,6 +139,11 @@ class Objective:
         self.multiclass = multiclass
         self.reference = _REFERENCE[(multiclass, loss)]
         self.params = {k: v for k, v in params.items() if v is not None}
+        for key in ("class_weight", "alpha") if multiclass else ("class_weight",):
+            if isinstance(self.params.get(key), (Mapping, str)):  # a per-class vector
+                self.params[key] = resolve_class_weight(
+                    self.params[key], n_classes=None if multiclass else 2, caller=self.caller,
+                    name=key)
         if hessian_factor is not None:
             hessian_factor = V.check_float(hessian_factor, "hessian_factor", caller=self.caller,
                                            low=0.0, low_inclusive=False)
@@ -374,7 +365,7 @@ class Objective:
     def _fast_grad_hess(self, margin: np.ndarray, y: np.ndarray, sw: np.ndarray | None, *,
                         dtype: type = np.float64, cache: bool = True
                         ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The fast path (:mod:`wce._gbdt_fast`) where it applies, else None.
+        """The fast path (:mod:`wce.gbdt._fast`) where it applies, else None.
 
         It covers cross-entropy with class weights only (no other reference
         parameter), float32/float64 margins of the expected shape and labels in
@@ -409,8 +400,8 @@ class Objective:
         if rows is None:
             return None
         if self.multiclass:
-            return _gbdt_fast.softmax_cross_entropy(margin, *rows, dtype=dtype)
-        return _gbdt_fast.binary_cross_entropy(margin, *rows, dtype=dtype)
+            return _fast.softmax_cross_entropy(margin, *rows, dtype=dtype)
+        return _fast.binary_cross_entropy(margin, *rows, dtype=dtype)
 
     def _fast_rows(self, y: np.ndarray, sw: np.ndarray | None, k: int,
                    factor: float | None, class_weight: np.ndarray) -> tuple | None:
@@ -557,124 +548,3 @@ class Objective:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         kind = "multiclass" if self.multiclass else "binary"
         return f"{type(self).__name__}({self.loss!r}, {kind}{', ' if args else ''}{args})"
-
-
-# ---------------------------------------------------------------------------
-# scikit-learn estimator shared by WeightedXGBClassifier and WeightedLGBMClassifier
-# ---------------------------------------------------------------------------
-
-require("sklearn", purpose="the weighted gradient-boosting classifiers")
-from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
-from sklearn.preprocessing import LabelEncoder  # noqa: E402
-from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
-from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
-
-
-class WeightedGBDTClassifier(ClassifierMixin, BaseEstimator):
-    """Base of the weighted boosting classifiers; subclasses supply ``_train`` and ``_raw``.
-
-    The class weights (``"balanced"``, a dict by label or an array in the
-    order of ``classes_``) are computed inside ``fit`` from the training labels
-    only (TRAPS 16), with :func:`wce.weights.class_weights`. Two classes use a
-    sigmoid margin (cross-entropy or focal loss), otherwise softmax margins;
-    ``loss="cost_sensitive"`` always uses softmax margins.
-    """
-
-    _objective_class: type[Objective] = Objective
-
-    def __init__(self, loss: str = "cross_entropy", *, class_weight: Any = None,
-                 gamma: float = 2.0, cost_matrix: Any = None, n_estimators: int = 100,
-                 learning_rate: float = 0.1, max_depth: int | None = None,
-                 n_jobs: int | None = None, random_state: int | None = 0,
-                 early_stopping_rounds: int | None = None, params: dict | None = None):
-        self.loss = loss
-        self.class_weight = class_weight
-        self.gamma = gamma
-        self.cost_matrix = cost_matrix
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.max_depth = max_depth
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-        self.early_stopping_rounds = early_stopping_rounds
-        self.params = params
-
-    def _class_weight_array(self, y: np.ndarray, n_classes: int) -> np.ndarray | None:
-        cw = self.class_weight
-        if cw is None:
-            return None
-        if isinstance(cw, str):
-            return class_weights(y, scheme=cw, classes=list(range(n_classes)))
-        if isinstance(cw, dict):
-            missing = [c for c in self.classes_ if c not in cw]
-            if missing:
-                raise ValueError(
-                    f"The 'class_weight' dict of {type(self).__name__} has no entry for "
-                    f"class(es) {missing[:5]}."
-                )
-            cw = [cw[c] for c in self.classes_]
-        return V.check_class_weight(cw, n_classes, caller=type(self).__name__)
-
-    def _make_objective(self, y: np.ndarray) -> Objective:
-        k = len(self.classes_)
-        cw = self._class_weight_array(y, k)
-        cls = self._objective_class
-        if self.loss == "cost_sensitive":
-            if self.cost_matrix is None:
-                raise ValueError(f"{type(self).__name__}(loss='cost_sensitive') needs cost_matrix.")
-            return cls.cost_sensitive(cost_matrix=self.cost_matrix, class_weight=cw)
-        if self.loss == "focal":
-            if k == 2:
-                return cls.focal_binary(gamma=self.gamma, class_weight=cw)
-            return cls.focal_multiclass(gamma=self.gamma, alpha=cw)
-        V.check_one_of(self.loss, "loss", LOSS_NAMES, caller=type(self).__name__)
-        return cls.binary(class_weight=cw) if k == 2 else cls.multiclass(class_weight=cw)
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None):
-        """Fit on ``(X, y)``; ``eval_set=[(X_val, y_val), ...]`` with
-        ``early_stopping_rounds`` stops on the objective's own weighted metric."""
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan")
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in the data; got 1 "
-                f"class: {self.classes_.tolist()}."
-            )
-        y_enc = encoder.transform(y)
-        objective = self._make_objective(y_enc)
-        k = len(self.classes_) if objective.multiclass else 2
-        y_enc, sw = objective.check_data(y_enc, sample_weight, n_classes=k)
-        evals = []
-        for X_val, y_val in eval_set or []:
-            X_val = validate_data(self, X_val, dtype=np.float64, reset=False,
-                                  ensure_all_finite="allow-nan")
-            evals.append((X_val, encoder.transform(np.asarray(y_val))))
-        self.objective_ = objective
-        self.init_margin_ = objective.base_margin(y_enc, sw, n_classes=k)
-        self.booster_ = self._train(objective, X, y_enc, sw, evals)
-        objective.clear_cache()  # holds the library's data object, which does not pickle
-        return self
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Raw margins, start included: ``(n,)`` for two classes, else ``(n, K)``."""
-        check_is_fitted(self, "booster_")
-        X = validate_data(self, X, dtype=np.float64, reset=False, ensure_all_finite="allow-nan")
-        return self._raw(X)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "booster_")
-        proba = self.objective_.predict_proba(self.decision_function(X))
-        if not self.objective_.multiclass:
-            proba = np.column_stack([1.0 - proba, proba])
-        return proba
-
-    def predict(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "booster_")
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags

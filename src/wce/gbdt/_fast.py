@@ -1,8 +1,8 @@
 """Fast path of the GBDT objectives: weighted binary and softmax cross-entropy.
 
 A boosting library calls the objective once per round on every training row,
-so its cost is added to every round (issue 6). The general path
-(:meth:`wce._gbdt.Objective.grad_hess`) evaluates the NumPy reference, which
+so its cost is added to every round. The general path
+(:meth:`wce.gbdt._objective.Objective.grad_hess`) evaluates the NumPy reference, which
 also builds the loss value and ``(n, K)`` one-hot and weight arrays. For the
 two common objectives, weighted binary cross-entropy (``pos_weight``,
 ``class_weight`` or ``alpha``) and weighted softmax cross-entropy

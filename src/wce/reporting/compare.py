@@ -1,17 +1,17 @@
-"""Write a comparison's report folder: report.md, results.csv, results.json and PNG plots."""
+"""The report of `wce compare`: report.md, results.csv, results.json and PNG plots.
+
+Takes the summary that :func:`wce.experiments.analysis.summarise` builds and the unit
+results, all plain data; imports nothing from :mod:`wce.experiments`.
+"""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
 import os
-import platform
-import sys
 
-from ..experiments import analysis as A
-from . import plots, tables
+from . import files, plots, tables
 
 PROTOCOL_NOTES = """\
 **Protocol.** Repeated stratified k-fold. Inside each training fold only: standard scaling,
@@ -35,32 +35,6 @@ each resampling method, Holm-corrected within each metric.
 """
 
 
-def environment() -> dict:
-    import numpy
-    import scipy
-    import sklearn
-
-    info = {"python": sys.version.split()[0], "platform": platform.platform(), "cpu": _cpu_model(),
-            "cpu_count": os.cpu_count(), "numpy": numpy.__version__, "scipy": scipy.__version__,
-            "scikit-learn": sklearn.__version__}
-    for name in ("imblearn", "lightgbm", "xgboost"):
-        module = sys.modules.get(name)
-        if module is not None:
-            info[name] = module.__version__
-    return info
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _clean(x):
     """JSON-safe and compact: NaN -> None, floats to 6 significant digits."""
     if isinstance(x, float):
@@ -70,29 +44,6 @@ def _clean(x):
     if isinstance(x, (list, tuple)):
         return [_clean(v) for v in x]
     return x
-
-
-def build(plan, units: list) -> dict:
-    """Everything the report shows, as one JSON-ready dict."""
-    from ..experiments.runner import problem_summary
-
-    datasets = [p.name for p in plan.problems]
-    methods = [m.name for m in plan.methods]
-    rows = A.per_dataset(units, plan.methods)
-    across = A.across_datasets(rows, datasets, methods)
-    comps = A.comparisons(rows, datasets, methods) if len(datasets) > 1 else []
-    config = plan.config
-    return {
-        "settings": {"model": config.model, "folds": config.folds, "repeats": config.repeats,
-                     "seed": config.seed, "C": config.C, "options": vars(config.options),
-                     "settings_key": config.settings_key()},
-        "datasets": problem_summary(plan.problems),
-        "methods": [{"name": m.name, "family": m.family, "description": m.description} for m in plan.methods],
-        "skipped": [{"method": m.name, "reason": r} for m, r in plan.skipped],
-        "per_dataset": rows, "across_datasets": across, "comparisons": comps,
-        "verdict": A.verdict(comps, len(datasets)), "environment": environment(),
-        "seconds_computing": float(sum(u["seconds"] for u in units)),
-    }
 
 
 def main_table(summary: dict, *, compact: bool = False) -> tuple:
@@ -106,24 +57,18 @@ def main_table(summary: dict, *, compact: bool = False) -> tuple:
     return header, cells, f"{len(datasets)} data sets: mean rank (1 = best) and mean over data sets"
 
 
-def write(plan, units: list, out: str, command: str) -> tuple:
-    """Write the report folder; returns ``({file name: path}, summary)``."""
-    summary = build(plan, units)
-    summary["command"] = command
-    os.makedirs(out, exist_ok=True)
+def write(summary: dict, units: list, out: str) -> dict:
+    """Write the report folder; returns ``{file name: path}``."""
     datasets = [d["dataset"] for d in summary["datasets"]]
     methods = [m["name"] for m in summary["methods"]]
     paths = {name: os.path.join(out, name) for name in
              ("report.md", "results.csv", "results.json", "pr_curves.png", "reliability.png",
               "weight_strength.png", "ranks.png")}
-    with open(paths["results.json"], "w") as f:
-        json.dump(_clean(summary), f, separators=(",", ":"))
-    with open(paths["results.csv"], "w", newline="") as f:
-        fields = ["dataset", "method", "family", "metric", "mean", "ci_low", "ci_high", "n_folds"]
-        writer = csv.DictWriter(f, fieldnames=fields + ["model"])
-        writer.writeheader()
-        for r in _clean(summary["per_dataset"]):
-            writer.writerow({**r, "model": plan.config.model})
+    files.write_json_atomic(paths["results.json"], _clean(summary))
+    fields = ["dataset", "method", "family", "metric", "mean", "ci_low", "ci_high", "n_folds", "model"]
+    model = summary["settings"]["model"]
+    files.write_csv_atomic(paths["results.csv"], [{**r, "model": model} for r in _clean(summary["per_dataset"])],
+                           fields)
     plots.pr_curves(units, datasets, methods, paths["pr_curves.png"])
     plots.reliability(units, methods, paths["reliability.png"])
     plots.weight_strength(units, methods, paths["weight_strength.png"])
@@ -131,9 +76,9 @@ def write(plan, units: list, out: str, command: str) -> tuple:
         plots.ranks(summary["across_datasets"], paths["ranks.png"], len(datasets))
     else:
         del paths["ranks.png"]
-    with open(paths["report.md"], "w") as f:
-        f.write(markdown(summary, sorted(os.path.basename(p) for p in paths.values() if p.endswith(".png"))))
-    return paths, summary
+    files.write_text_atomic(paths["report.md"], markdown(
+        summary, sorted(os.path.basename(p) for p in paths.values() if p.endswith(".png"))))
+    return paths
 
 
 def markdown(summary: dict, images: list) -> str:

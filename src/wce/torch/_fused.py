@@ -1,31 +1,12 @@
-"""Fused forward + backward weighted cross-entropy for PyTorch (issue 9).
+"""Fused forward + backward weighted cross-entropy for PyTorch.
 
 One pass over the logits, row block by row block, computes the loss *and* the
 gradient; the gradient is kept instead of the softmax, so the only N×C
 allocation is the gradient itself (native ``F.cross_entropy`` allocates the
 log-softmax, its gradient and the result: about 3× the logits). Blocks are
-sized to stay in cache.
-
-On the CPU most of the remaining cost of a large C is the page faults of touching
-a fresh N×C gradient buffer (PyTorch has no caching allocator for host memory, so
-every step gets newly mapped pages). The kernel therefore keeps the gradient
-buffers it handed out and reuses one at the next call *when nothing else refers to
-it any more* (the previous step's gradient has been consumed and freed:
-``optimizer.zero_grad()``, or non-leaf logits whose gradient went on into the
-model). A buffer still referenced anywhere is never reused: by a tensor
-(``logits.grad`` kept, a saved ``torch.autograd.grad`` result, a second loss in
-the same graph, any view), by its storage object (``grad.untyped_storage()``
-held, a saved-tensor hook keyed on storage), or after its storage was moved to
-shared memory (sent to another process). Buffers are handed out as tensors of
-their own (never views of a pooled tensor), only to plain CPU tensors outside
-inference mode and outside any dispatch/function mode (fake tensors,
-``torch.export`` tracing), and only when the pooled buffer is at most
-:data:`MAX_SLACK` times the size needed. The cost is that up to
-:data:`POOL_SIZE` gradient-sized buffers stay allocated between steps;
-:func:`empty_cache` frees them and :func:`set_buffer_reuse` turns reuse off.
-(The opt-in :data:`USE_HUGE_PAGES` advises fresh buffers into transparent huge
-pages instead, which also cuts the page faults but stalls for hundreds of
-milliseconds at times while the kernel compacts memory.)
+sized to stay in cache. On the CPU the gradient buffer comes from
+:mod:`wce.torch._buffer_pool`, which reuses the previous step's buffer once
+nothing refers to it.
 
 Only plain PyTorch operations are used, so it runs on every device and dtype;
 float16/bfloat16 blocks are computed in float32 and stored in the input dtype.
@@ -33,8 +14,9 @@ float16/bfloat16 blocks are computed in float32 and stored in the input dtype.
 The gradient computed in the forward pass serves the first backward. A second
 backward through the same graph (``retain_graph=True``, ``autograd.functional.
 jacobian``) and double backward (``create_graph=True``: Hessians, MAML, gradient
-penalties) recompute the loss on wce's native path from the logits, which are
-kept for that (a reference, not a copy), so both give what native gives.
+penalties) recompute the loss from the logits (kept for that: a reference, not
+a copy) with the shared definition in :mod:`wce._array`, differentiable
+throughout, so both give what the native path gives.
 
 For class-index targets ``y``, class weights ``w``, label smoothing ε over C
 classes, and sample weight ``s`` the per-row pieces are
@@ -49,12 +31,11 @@ which is the NumPy reference :func:`wce.losses.weighted_cross_entropy`
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import sys
-import threading
-
 import torch
+
+from .. import _array as A
+from ._buffer_pool import empty_like
+from ._ops import TorchOps
 
 #: Elements per block: few enough blocks to amortise per-op overhead (and OpenMP barriers
 #: on busy machines), small enough to stay in the last-level cache.
@@ -65,122 +46,6 @@ BLOCK_ROWS = 8192
 #: blocks dominates (measured at 1048576 x 2: 8192-row blocks were slower than native,
 #: 8 blocks 0.6x native, with per-row temporaries of up to ~0.8x the logits).
 MAX_SMALL_C_BLOCKS = 8
-#: Advise the gradient buffer into transparent huge pages (Linux, CPU); see the module docstring.
-USE_HUGE_PAGES = False
-_HUGE_PAGE = 2 << 20
-_MADV_HUGEPAGE = 14
-_libc = None
-
-
-def _advise_huge_pages(t: torch.Tensor) -> None:
-    """Ask Linux to back a large fresh CPU buffer with huge pages (a hint; errors ignored)."""
-    global _libc
-    nbytes = t.numel() * t.element_size()
-    if (not USE_HUGE_PAGES or t.device.type != "cpu" or not sys.platform.startswith("linux")
-            or nbytes < 2 * _HUGE_PAGE):
-        return
-    try:
-        if _libc is None:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        ptr = t.data_ptr()
-        start = -(-ptr // _HUGE_PAGE) * _HUGE_PAGE
-        end = (ptr + nbytes) // _HUGE_PAGE * _HUGE_PAGE
-        if end > start:
-            _libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), _MADV_HUGEPAGE)
-    except (OSError, AttributeError):  # pragma: no cover - non-glibc systems
-        pass
-
-
-#: Reuse freed gradient buffers on the CPU (see the module docstring).
-REUSE_BUFFERS = True
-#: Gradient buffers kept per dtype for reuse.
-POOL_SIZE = 2
-#: Smaller buffers come from malloc's own free lists; only larger ones are pooled.
-MIN_POOLED_BYTES = 1 << 20
-#: A pooled buffer serves a request of at least 1/MAX_SLACK of its size (so a small
-#: gradient never pins, pickles or saves a much larger buffer).
-MAX_SLACK = 1.25
-_use_count = getattr(torch._C, "_storage_Use_Count", None)
-
-
-class _Pooled:
-    """A pooled gradient buffer: its storage's Python object and its reference counts when idle."""
-
-    __slots__ = ("storage", "numel", "idle")
-
-    def __init__(self, storage: torch.UntypedStorage, numel: int):
-        self.storage = storage
-        self.numel = numel
-        self.idle = None
-
-    def references(self) -> tuple[int, int]:
-        """(C++ users of the storage, Python references to its storage object)."""
-        st = self.storage
-        return _use_count(st._cdata), sys.getrefcount(st)
-
-    def free(self) -> bool:
-        """Nothing but the pool refers to the buffer (shared ones are dropped before asking)."""
-        return self.references() == self.idle
-
-
-_pool: dict[torch.dtype, list[_Pooled]] = {}
-_pool_lock = threading.Lock()
-
-
-def set_buffer_reuse(enabled: bool) -> None:
-    """Turn reuse of gradient buffers between calls on (the default) or off; off also frees them."""
-    global REUSE_BUFFERS
-    REUSE_BUFFERS = bool(enabled)
-    if not REUSE_BUFFERS:
-        empty_cache()
-
-
-def empty_cache() -> None:
-    """Free the gradient buffers kept for reuse (like ``torch.cuda.empty_cache``)."""
-    with _pool_lock:
-        _pool.clear()
-
-
-def _poolable(x: torch.Tensor, nbytes: int) -> bool:
-    """Only plain CPU tensors, in plain eager mode, get pooled buffers."""
-    return (REUSE_BUFFERS and _use_count is not None and nbytes >= MIN_POOLED_BYTES
-            and type(x) is torch.Tensor and x.device.type == "cpu"
-            and not torch.is_inference_mode_enabled()
-            and torch._C._len_torch_dispatch_stack() == 0
-            and torch._C._len_torch_function_stack() == 0)
-
-
-def _tensor_on(entry: _Pooled, x: torch.Tensor) -> torch.Tensor:
-    """A tensor of its own (no ``_base``) over the pooled storage, shaped like ``x``."""
-    return torch.empty(0, dtype=x.dtype, device=x.device).set_(entry.storage, 0, x.shape)
-
-
-def _empty_like_huge(x: torch.Tensor) -> torch.Tensor:
-    """An uninitialised gradient buffer shaped like ``x``: a free pooled one when there is one."""
-    n = x.numel()
-    if not _poolable(x, n * x.element_size()):
-        out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
-        _advise_huge_pages(out)
-        return out
-    with _pool_lock:
-        entries = _pool.setdefault(x.dtype, [])
-        entries[:] = [e for e in entries if not e.storage.is_shared()]  # given away: forget it
-        free = [e for e in entries if e.free()]
-        fit = [e for e in free if n <= e.numel <= MAX_SLACK * n]
-        if fit:
-            return _tensor_on(min(fit, key=lambda e: e.numel), x)
-        if free:  # unused but the wrong size: drop one, the new buffer replaces it
-            entries.remove(max(free, key=lambda e: e.numel))
-        fresh = torch.empty(n, dtype=x.dtype, device=x.device)
-        _advise_huge_pages(fresh)
-        entry = _Pooled(fresh.untyped_storage(), n)
-        del fresh
-        entry.idle = entry.references()
-        entries.insert(0, entry)
-        del entries[POOL_SIZE:]
-        return _tensor_on(entry, x)
-
-
 class _FusedWeightedCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, target, class_weight, sample_weight, ignore_index, label_smoothing,
@@ -219,7 +84,7 @@ class _FusedWeightedCrossEntropy(torch.autograd.Function):
         if den is not None:
             scale = torch.where(den > 0, 1.0 / den.clamp_min(torch.finfo(compute).tiny), 0.0)
 
-        grad = _empty_like_huge(logits)
+        grad = empty_like(logits)
         per_row = torch.empty(N, dtype=compute, device=logits.device) if reduction == "none" else None
         value = torch.zeros((), dtype=compute, device=logits.device)
         for s in range(0, N, rows):
@@ -293,16 +158,17 @@ class _FusedWeightedCrossEntropy(torch.autograd.Function):
                 "after the forward pass, so a second or double backward cannot recompute the "
                 "gradient. Do not modify them in place, or use implementation='native'."
             )
-        from .torch import weighted_cross_entropy  # the native path: differentiable throughout
-
         target, class_weight, sample_weight, ignore_index, label_smoothing = ctx.args
         create_graph = torch.is_grad_enabled()
         with torch.enable_grad():
             z = logits if create_graph else logits.detach().requires_grad_()
-            value = weighted_cross_entropy(
-                z, target, class_weight=class_weight, sample_weight=sample_weight,
-                ignore_index=ignore_index, label_smoothing=label_smoothing,
-                reduction=ctx.reduction, implementation="native")
+            compute = torch.float32 if z.dtype in (torch.float16, torch.bfloat16) else z.dtype
+            ops = TorchOps(z.device)
+            elements = A.MULTICLASS["weighted_cross_entropy"](
+                ops, z.to(compute), target, class_weight=class_weight,
+                sample_weight=sample_weight, ignore_index=ignore_index,
+                label_smoothing=label_smoothing)
+            value = A.reduce(ops, elements, ctx.reduction).to(z.dtype)
             (g,) = torch.autograd.grad(value, z, grad_output, create_graph=create_graph)
         return g
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from . import _validation as V
-from .torch import _check_reduction, _index_targets, _reduce, _weight_tensor
+from .. import _validation as V
+from ._dispatch import check_class_weight, check_index_range, check_reduction, finish
 
 CALLER = "chunked_weighted_cross_entropy"
 
@@ -161,7 +161,7 @@ def chunked_weighted_cross_entropy(hidden, classifier_weight, targets, *, bias=N
       Liger-Kernel ``FusedLinearCrossEntropy``.
     """
     caller = CALLER
-    reduction = _check_reduction(reduction, caller)
+    reduction = check_reduction(reduction, caller)
     chunk_size = V.check_positive_int(chunk_size, "chunk_size", caller=caller)
     eps = V.check_float(label_smoothing, "label_smoothing", caller=caller, low=0.0, high=1.0)
     ignore_index = V.check_ignore_index(ignore_index, caller=caller)
@@ -190,11 +190,13 @@ def chunked_weighted_cross_entropy(hidden, classifier_weight, targets, *, bias=N
                         f"{targets.dtype} instead. Cast them with targets.long().")
     out_shape = tuple(targets.shape)
     h2 = hidden.reshape(-1, hidden.shape[-1])
-    t, valid = _index_targets(targets.reshape(-1), n_classes, ignore_index, caller)
+    t = targets.reshape(-1).long()
+    check_index_range(t, n_classes, ignore_index, caller)
+    valid = None if ignore_index is None else t != ignore_index
     if valid is not None:
         t = t.masked_fill(~valid, 0)
-    cw = _weight_tensor(class_weight, n_classes, caller)
-    cw = None if cw is None else cw.to(device=h2.device)
+    cw = check_class_weight(class_weight, n_classes, caller)
+    cw = None if cw is None else cw.detach().to(device=h2.device)
     per_row = reduction == "none"
     out = _ChunkedCrossEntropy.apply(h2, classifier_weight, bias, t, valid, cw, eps, chunk_size,
                                      per_row)
@@ -207,5 +209,5 @@ def chunked_weighted_cross_entropy(hidden, classifier_weight, targets, *, bias=N
 
     count = (lambda: valid.sum()) if valid is not None else (
         lambda: torch.tensor(float(t.numel()), device=t.device))
-    return _reduce(reduction, hidden.dtype, num=out, weight=weight, count=count,
-                   denominator=denominator)
+    return finish(reduction, hidden.dtype, caller, num=out, weight_sum=lambda: weight().sum(),
+                  count=count, denominator=denominator)

@@ -1,22 +1,31 @@
-"""The reference losses written once against a NumPy-like namespace of array ops.
+"""Every loss family written once, against a NumPy-like namespace of array ops.
 
-``wce.jax`` runs these with ``jax.numpy`` and ``wce.keras`` with ``keras.ops``
-(which follows NumPy's names), so the two backends share one implementation of
-the math in :mod:`wce.losses`; their tests compare it with that NumPy reference.
+``wce.jax`` runs these with ``jax.numpy``, ``wce.keras`` with ``keras.ops``
+(every Keras backend) and ``wce.torch`` with ``torch`` for every path that is
+not one of its native or fused cross-entropy kernels; the tests compare all of
+them with the NumPy reference in :mod:`wce.losses`, the readable oracle with
+analytic gradients.
 
-Layout: multiclass scores are *class-last* here, ``(..., C)``; the JAX
-functions move PyTorch's class axis 1 to the end before calling in, Keras
-already uses class-last. Every function returns :class:`Elements`, the
-per-element ``w·l``, weight and validity that :func:`reduce` turns into a
-number exactly as :mod:`wce.losses._reduction` does.
+The adapter ``ops`` gives NumPy's names (``sum``, ``where``, ``log_softmax``,
+...) plus ``dtype_name(x)``, ``cast(x, dtype_name)``, ``is_tracer(x)`` (True
+when values cannot be looked at on the host: a JAX tracer, a symbolic Keras
+tensor) and ``convert_to_numpy(x)``. Checks of the data reduce on the device
+and bring a few scalars to the host in one transfer.
+
+Layout: multiclass scores are *class-last* here, ``(..., C)``;
+:func:`class_last` moves PyTorch's class axis 1 (scores and probability
+targets alike). Every function returns :class:`Elements`, the per-element
+``w·l``, weight and validity that :func:`reduce` turns into a number exactly as
+:mod:`wce.losses._reduction` does.
 
 Only static things (shapes, hyper-parameters) steer Python control flow, so
-everything is ``jit``/``grad``/``vmap``-safe. Hyper-parameters are validated
-by the core (:mod:`wce._validation` and the reference's helpers) when they are
-concrete; a traced hyper-parameter (a JAX tracer passed through ``jit``) is
-used as given. Values of the data (class indices in range, probabilities in
-[0, 1]) are checked by the backends' ``check`` path, which runs the NumPy
-reference itself.
+everything is ``jit``/``grad``/``vmap``-safe. Concrete hyper-parameters are
+validated here by :mod:`wce._validation`; concrete data too (class indices in
+range, probability rows summing to 1). Data that cannot be looked at (traced)
+is not checked: a class index out of range then gives a NaN loss rather than a
+silently wrong number. Constants enter as arrays of the computation's dtype, so
+float64 stays float64 on every backend (a Python float beside a float64 tensor
+is float32 on some Keras backends).
 """
 
 from __future__ import annotations
@@ -26,12 +35,12 @@ from typing import Any
 
 import numpy as np
 
-from . import _validation as V
-from .losses._binary import binary_class_weights
-from .losses._common import EPS, check_from_logits
-from .losses._logit_adjusted import log_prior
-from .losses._long_tail import check_samples_per_class, ldam_margins
-from .weights._schemes import effective_number_weights
+from .. import _validation as V
+from ..losses._binary import binary_class_weights
+from ..losses._common import EPS, check_from_logits
+from ..losses._logit_adjusted import log_prior
+from ..losses._long_tail import check_samples_per_class, ldam_margins
+from ..weights._schemes import effective_number_weights
 
 
 @dataclass
@@ -43,6 +52,24 @@ class Elements:
     valid: Any  # 1.0 for counted elements, the denominator of "mean_per_sample"
 
 
+def _const(ops, value, like):
+    """A scalar of ``like``'s dtype: keeps float64 float64 where Python floats would not."""
+    return ops.cast(value, ops.dtype_name(like))
+
+
+def divide(ops, numerator, denominator):
+    """``numerator / denominator``, and 0 with zero gradient where the denominator is 0 (TRAPS 7)."""
+    positive = denominator > 0
+    zero, one = _const(ops, 0.0, numerator), _const(ops, 1.0, denominator)
+    # The inner where keeps the unused branch finite, so its gradient is 0 rather than NaN.
+    return ops.where(positive, numerator / ops.where(positive, denominator, one), zero)
+
+
+def denominator(ops, el: Elements, reduction: str):
+    """Σ w for ``"mean"``, the number of counted elements for ``"mean_per_sample"``."""
+    return ops.sum(el.weight if reduction == "mean" else el.valid)
+
+
 def reduce(ops, el: Elements, reduction: str):
     """Same meaning as :mod:`wce.losses._reduction`; a zero denominator gives 0 and zero gradient."""
     if reduction == "none":
@@ -50,22 +77,32 @@ def reduce(ops, el: Elements, reduction: str):
     numerator = ops.sum(el.weighted_loss)
     if reduction == "sum":
         return numerator
-    denominator = ops.sum(el.weight if reduction == "mean" else el.valid)
-    positive = denominator > 0
-    # The inner where keeps the unused branch finite, so its gradient is 0 rather than NaN.
-    return ops.where(positive, numerator / ops.where(positive, denominator, 1.0), 0.0)
+    return divide(ops, numerator, denominator(ops, el, reduction))
 
 
 def numerator_denominator(ops, el: Elements, reduction: str):
     """``(Σ w·l, denominator)``: the two sums a global mean all-reduces separately (TRAPS 9)."""
+    numerator = ops.sum(el.weighted_loss)
     if reduction in ("none", "sum"):
-        return ops.sum(el.weighted_loss), ops.ones((), dtype=ops.dtype_name(el.weighted_loss))
-    return ops.sum(el.weighted_loss), ops.sum(el.weight if reduction == "mean" else el.valid)
+        return numerator, ops.ones((), dtype=ops.dtype_name(el.weighted_loss))
+    return numerator, denominator(ops, el, reduction)
 
 
 def compute_dtype(ops, x) -> str:
     """float64 stays float64; everything else (float16, bfloat16, ints) is computed in float32 (TRAPS 11)."""
     return "float64" if ops.dtype_name(x) == "float64" else "float32"
+
+
+def class_last(ops, scores, targets, *, caller: str, ignore_index=None, name: str = "logits"):
+    """PyTorch's layout ``(N, C, d1, ...)`` to class-last: the scores, and probability targets too.
+
+    The shapes are checked first, in the caller's layout, so messages show the
+    shapes the user passed.
+    """
+    kind = V.multiclass_target_kind(tuple(scores.shape), tuple(targets.shape), caller=caller,
+                                    name=name, ignore_index=ignore_index, class_axis=1)
+    moved = ops.moveaxis(scores, 1, -1)
+    return moved, (ops.moveaxis(targets, 1, -1) if kind == "probability" else targets)
 
 
 def _concrete(ops, *values) -> bool:
@@ -74,6 +111,17 @@ def _concrete(ops, *values) -> bool:
 
 def _as(ops, value, dtype):
     return None if value is None else ops.cast(ops.convert_to_tensor(value), dtype)
+
+
+def _to_numpy(ops, x) -> np.ndarray:
+    return np.asarray(ops.convert_to_numpy(x))
+
+
+def _host(ops, value):
+    """A hyper-parameter as the validators take it: tensors become NumPy, the rest stays."""
+    if value is None or isinstance(value, (np.ndarray, np.generic, list, tuple, int, float, dict)):
+        return value
+    return _to_numpy(ops, value)
 
 
 # ---------------------------------------------------------------------------
@@ -86,7 +134,8 @@ def pow0(ops, u, e: float):
     if e == 0:
         return ops.ones_like(u)
     positive = u > 0
-    return ops.where(positive, ops.power(ops.where(positive, u, 1.0), e), 0.0)
+    return ops.where(positive, ops.power(ops.where(positive, u, ops.ones_like(u)), e),
+                     ops.zeros_like(u))
 
 
 def log1m_softmax(ops, z):
@@ -95,6 +144,9 @@ def log1m_softmax(ops, z):
     Same method as the reference: for a class that is not the arg-max, the sum
     of the others includes the maximum term 1, so ``S - e_k >= 1``; for the
     arg-max, the others are summed directly, shifted by the second-largest logit.
+    Every exponent is at most 0, so no branch overflows, and neither does its
+    gradient (an ``exp`` of a large margin in an unused ``where`` branch would
+    give ``inf * 0 = NaN``).
     """
     n_classes = z.shape[-1]
     if n_classes < 2:
@@ -103,11 +155,16 @@ def log1m_softmax(ops, z):
     top = ops.max(z, axis=-1, keepdims=True)
     is_max = ops.equal(ops.expand_dims(ops.argmax(z, axis=-1), -1), ops.arange(n_classes))
     e = ops.exp(z - top)
-    others = top + ops.log(ops.maximum(ops.sum(e, axis=-1, keepdims=True) - e, 1.0)) - lse
-    second = ops.max(ops.where(is_max, float("-inf"), z), axis=-1, keepdims=True)
-    e2 = ops.where(is_max, 0.0, ops.exp(ops.where(is_max, second, z) - second))
+    rest = ops.sum(e, axis=-1, keepdims=True) - e  # >= 1 but for rounding
+    # where, not maximum: at rest == 1 exactly (a tie for the top logit) maximum would split
+    # the gradient between its two arguments.
+    others = top + ops.log(ops.where(rest >= 1.0, rest, ops.ones_like(rest))) - lse
+    neg_inf = _const(ops, float("-inf"), z)
+    second = ops.max(ops.where(is_max, neg_inf, z), axis=-1, keepdims=True)
+    e2 = ops.where(is_max, ops.zeros_like(z), ops.exp(ops.where(is_max, second, z) - second))
     at_max = second + ops.log(ops.sum(e2, axis=-1, keepdims=True)) - lse
-    return ops.minimum(ops.where(is_max, at_max, others), 0.0)
+    out = ops.where(is_max, at_max, others)
+    return ops.where(out <= 0.0, out, ops.zeros_like(out))
 
 
 # ---------------------------------------------------------------------------
@@ -122,34 +179,69 @@ class _Multiclass:
     valid: Any  # (...,) float
     sample_weight: Any  # (...,)
     target: Any  # (..., C) smoothed target q'
+    poison: Any  # (...,) 0, or NaN where a traced class index is out of range
 
 
 def _class_weight(ops, class_weight, n_classes: int, dtype, caller: str, name: str = "class_weight"):
     if class_weight is None:
         return ops.ones((n_classes,), dtype=dtype)
     if _concrete(ops, class_weight):
-        class_weight = V.check_class_weight(np.asarray(class_weight), n_classes, caller=caller, name=name)
+        V.check_class_weight(_host(ops, class_weight), n_classes, caller=caller, name=name)
     return _as(ops, class_weight, dtype)
 
 
-def check_multiclass_shapes(z_shape: tuple, t_shape: tuple, *, caller: str, ignore_index) -> bool:
-    """Static shape checks (class-last layout); returns whether the targets are probabilities."""
-    if len(z_shape) < 1 or z_shape[-1] is None:
-        raise ValueError(f"The logits of {caller} need a class axis. Got shape {z_shape} instead.")
-    if tuple(t_shape) == tuple(z_shape):
-        if ignore_index is not None:
-            raise ValueError(
-                f"The 'ignore_index' parameter of {caller} applies to class-index targets only; "
-                "with probability targets, give ignored elements sample_weight=0 instead."
-            )
-        return True
-    if tuple(t_shape) != tuple(z_shape[:-1]):
-        raise ValueError(
-            f"Targets of {caller} must be class indices of shape {tuple(z_shape[:-1])} or "
-            f"probabilities of shape {tuple(z_shape)} (class axis last here). "
-            f"Got shape {tuple(t_shape)} instead."
-        )
-    return False
+def _host_stats(ops, *values) -> list[float] | None:
+    """Scalars computed on the device, brought to the host in one transfer; None when traced.
+
+    (Under ``jax.jit`` even operations on constants are traced, so the result decides.)
+    """
+    stacked = ops.stack([ops.cast(v, "float32") for v in values])
+    if ops.is_tracer(stacked):
+        return None
+    return [float(v) for v in _to_numpy(ops, stacked)]
+
+
+def _check_probabilities(ops, q, caller: str):
+    """Probability targets: non-negative rows summing to 1, when their values can be seen."""
+    sums = ops.sum(q, axis=-1)
+    stats = _host_stats(ops, ops.min(q), ops.min(sums), ops.max(sums))
+    if stats is not None:
+        V.check_probability_rows(*stats, caller=caller)
+
+
+def _check_probability_inputs(ops, p, caller: str, *, multiclass: bool):
+    """Scores given with ``from_logits=False`` must be probabilities."""
+    if multiclass:
+        sums = ops.sum(p, axis=-1)
+        stats = _host_stats(ops, ops.min(p), ops.max(p), ops.min(sums), ops.max(sums))
+        if stats is not None:
+            V.check_probability_inputs(*stats[:2], caller=caller, row_sums=tuple(stats[2:]))
+    else:
+        stats = _host_stats(ops, ops.min(p), ops.max(p))
+        if stats is not None:
+            V.check_probability_inputs(*stats, caller=caller)
+
+
+def _check_sample_weight(ops, sw, caller: str):
+    """Finite and non-negative, when the values can be seen."""
+    finite = ops.isfinite(sw)
+    stats = _host_stats(ops, ops.min(ops.where(finite, sw, ops.zeros_like(sw))), ops.all(finite))
+    if stats is not None:
+        V.check_finite_nonnegative(stats[0], stats[1] > 0, "sample_weight", caller=caller)
+
+
+def _check_indices(ops, idx, valid, n_classes: int, ignore_index, caller: str):
+    """Refuse class indices out of range; traced ones give a NaN-poisoned loss instead (0 if fine)."""
+    bad = ops.logical_or(ops.less(idx, 0), ops.greater_equal(idx, n_classes))
+    if ignore_index is not None:
+        bad = ops.logical_and(bad, valid > 0)
+    if ops.is_tracer(bad):
+        return bad
+    if bool(_to_numpy(ops, ops.any(bad))):
+        bad_np = _to_numpy(ops, bad)
+        V.raise_bad_class_indices(_to_numpy(ops, idx)[bad_np], n_classes, caller=caller,
+                                  ignore_index=ignore_index)
+    return None
 
 
 def _prepare_multiclass(
@@ -161,11 +253,13 @@ def _prepare_multiclass(
     label_smoothing = V.check_float(label_smoothing, "label_smoothing", caller=caller, low=0.0, high=1.0)
     ignore_index = V.check_ignore_index(ignore_index, caller=caller)
     cw = _class_weight(ops, class_weight, n_classes, dtype, caller)
-    probability = check_multiclass_shapes(tuple(z.shape), tuple(targets.shape), caller=caller,
-                                          ignore_index=ignore_index)
+    kind = V.multiclass_target_kind(tuple(z.shape), tuple(targets.shape), caller=caller,
+                                    ignore_index=ignore_index, class_axis=-1)
     element_shape = tuple(z.shape[:-1])
-    if probability:
+    bad = None
+    if kind == "probability":
         q = ops.cast(targets, dtype)
+        _check_probabilities(ops, q, caller)
         valid = ops.ones(element_shape, dtype=dtype)
     else:
         idx = ops.cast(targets, "int32")
@@ -173,18 +267,35 @@ def _prepare_multiclass(
             valid = ops.ones(element_shape, dtype=dtype)
         else:
             valid = ops.cast(ops.not_equal(idx, ignore_index), dtype)
-            idx = ops.where(valid > 0, idx, 0)
+        bad = _check_indices(ops, idx, valid, n_classes, ignore_index, caller)
+        if ignore_index is not None:
+            idx = ops.where(valid > 0, idx, ops.zeros_like(idx))
         q = ops.cast(ops.equal(ops.expand_dims(idx, -1), ops.arange(n_classes)), dtype)
         q = q * ops.expand_dims(valid, -1)
     if sample_weight is None:
         sw = ops.ones(element_shape, dtype=dtype)
     else:
         sw = ops.broadcast_to(_as(ops, sample_weight, dtype), element_shape)
+        _check_sample_weight(ops, sw, caller)
     base_weight = sw * ops.sum(q * cw, axis=-1)
     if label_smoothing > 0:
         q = ops.expand_dims(valid, -1) * ((1.0 - label_smoothing) * q + label_smoothing / n_classes)
     a = ops.expand_dims(sw, -1) * cw * q
-    return _Multiclass(a, base_weight, valid, sw, q)
+    poison = None if bad is None else ops.where(bad, _const(ops, float("nan"), z),
+                                                _const(ops, 0.0, z))
+    return _Multiclass(a, base_weight, valid, sw, q, poison)
+
+
+def _elements(ops, mc: _Multiclass, loss) -> Elements:
+    if mc.poison is not None:
+        loss = loss + mc.poison
+    return Elements(loss, mc.base_weight, mc.valid)
+
+
+def _log_probabilities(ops, z, from_logits: bool):
+    if from_logits:
+        return ops.log_softmax(z, axis=-1)
+    return ops.log(ops.clip(z, _const(ops, EPS, z), _const(ops, 1.0 - EPS, z)))
 
 
 def weighted_cross_entropy(
@@ -196,8 +307,9 @@ def weighted_cross_entropy(
         ops, z, targets, caller=caller, class_weight=class_weight, ignore_index=ignore_index,
         label_smoothing=label_smoothing, sample_weight=sample_weight,
     )
-    log_p = ops.log_softmax(z, axis=-1) if from_logits else ops.log(ops.clip(z, EPS, 1.0 - EPS))
-    return Elements(-ops.sum(mc.a * log_p, axis=-1), mc.base_weight, mc.valid)
+    if not from_logits:
+        _check_probability_inputs(ops, z, caller, multiclass=True)
+    return _elements(ops, mc, -ops.sum(mc.a * _log_probabilities(ops, z, from_logits), axis=-1))
 
 
 def focal_loss(
@@ -205,10 +317,10 @@ def focal_loss(
     sample_weight=None, caller="focal_loss",
 ) -> Elements:
     gamma = V.check_float(gamma, "gamma", caller=caller, low=0.0)
-    if alpha is not None and _concrete(ops, alpha) and np.ndim(alpha) == 0:
+    if alpha is not None and _concrete(ops, alpha) and np.ndim(_host(ops, alpha)) == 0:
         raise ValueError(
             f"The 'alpha' parameter of {caller} must be a per-class vector of shape (C,). "
-            f"Got the scalar {alpha!r} instead: a scalar alpha is ambiguous with more than two "
+            f"Got the scalar {_host(ops, alpha)!r} instead: a scalar alpha is ambiguous with more than two "
             "classes (TRAPS 12). For a binary problem use binary_focal_loss(alpha=...)."
         )
     mc = _prepare_multiclass(
@@ -217,7 +329,7 @@ def focal_loss(
     )
     log_p = ops.log_softmax(z, axis=-1)
     modulating = pow0(ops, ops.exp(log1m_softmax(ops, z)), gamma)
-    return Elements(-ops.sum(mc.a * modulating * log_p, axis=-1), mc.base_weight, mc.valid)
+    return _elements(ops, mc, -ops.sum(mc.a * modulating * log_p, axis=-1))
 
 
 def class_balanced_weights(samples_per_class, beta, *, caller="class_balanced_loss") -> np.ndarray:
@@ -234,6 +346,8 @@ def class_balanced_loss(
 ) -> Elements:
     V.check_one_of(loss_type, "loss_type", ("softmax", "focal"), caller=caller)
     weights = class_balanced_weights(samples_per_class, beta, caller=caller)
+    if weights.shape[0] != z.shape[-1]:
+        V.check_class_weight(weights, z.shape[-1], caller=caller, name="samples_per_class")
     if loss_type == "softmax":
         return weighted_cross_entropy(
             ops, z, targets, class_weight=weights, ignore_index=ignore_index,
@@ -249,20 +363,22 @@ def cost_sensitive_cross_entropy(
     ops, z, targets, *, cost_matrix, class_weight=None, ignore_index=None, sample_weight=None,
     caller="cost_sensitive_cross_entropy",
 ) -> Elements:
+    n_classes = z.shape[-1]
+    dtype = ops.dtype_name(z)
+    if _concrete(ops, cost_matrix):
+        V.check_cost_matrix(_host(ops, cost_matrix), n_classes, caller=caller)
     mc = _prepare_multiclass(
         ops, z, targets, caller=caller, class_weight=class_weight, ignore_index=ignore_index,
         sample_weight=sample_weight,
     )
-    n_classes = z.shape[-1]
-    dtype = ops.dtype_name(z)
-    if _concrete(ops, cost_matrix):
-        cost_matrix = V.check_cost_matrix(np.asarray(cost_matrix), n_classes, caller=caller)
     off_diagonal = _as(ops, cost_matrix, dtype) * _as(ops, 1.0 - np.eye(n_classes), dtype)
     # m[i, k] = s_i Σ_c q_ic M[c, k]: the weight of -log(1 - p_ik), a potential false positive.
     m = ops.expand_dims(mc.sample_weight, -1) * ops.matmul(mc.target, off_diagonal)
     log_p = ops.log_softmax(z, axis=-1)
-    loss = -ops.sum(mc.a * log_p, axis=-1) - ops.sum(m * log1m_softmax(ops, z), axis=-1)
-    return Elements(loss, mc.base_weight, mc.valid)
+    # Where m is 0 the term is left out, so that log(1 - p) = -inf (p = 1) gives no NaN.
+    false_positive = ops.where(m > 0, m * log1m_softmax(ops, z), ops.zeros_like(m))
+    loss = -ops.sum(mc.a * log_p, axis=-1) - ops.sum(false_positive, axis=-1)
+    return _elements(ops, mc, loss)
 
 
 def scaled_log_prior(class_prior, tau, n_classes: int, *, caller: str) -> np.ndarray:
@@ -324,6 +440,12 @@ def ldam_loss(
     )
 
 
+def adjust_logits(ops, z, class_prior, *, tau=1.0, caller="adjust_logits"):
+    """``z - tau * log(prior)`` on the class-last axis: the prediction-time adjustment (Menon et al.)."""
+    shift = scaled_log_prior(class_prior, tau, z.shape[-1], caller=caller)
+    return z - _as(ops, shift, ops.dtype_name(z))
+
+
 # ---------------------------------------------------------------------------
 # binary
 # ---------------------------------------------------------------------------
@@ -333,18 +455,17 @@ def _binary_pair(ops, shape, dtype, *, class_weight, alpha, pos_weight, caller):
     """(w_neg, w_pos) from one of the three forms, validated by the reference when concrete."""
     if _concrete(ops, class_weight, alpha, pos_weight):
         # Validates the form and that it broadcasts to the targets (numpy views, no copy) ...
-        binary_class_weights(class_weight=class_weight, alpha=alpha, pos_weight=pos_weight,
-                             shape=shape, caller=caller)
-        if alpha is not None:
-            alpha = float(alpha)
+        binary_class_weights(class_weight=_host(ops, class_weight), alpha=_host(ops, alpha),
+                             pos_weight=_host(ops, pos_weight), shape=shape, caller=caller)
     if alpha is not None:
+        alpha = _as(ops, alpha, dtype)
         return 1.0 - alpha, alpha
     if pos_weight is not None:
-        return 1.0, _as(ops, pos_weight, dtype)
+        return ops.ones((), dtype=dtype), _as(ops, pos_weight, dtype)
     if class_weight is not None:
         cw = _as(ops, class_weight, dtype)
         return cw[..., 0], cw[..., 1]
-    return 1.0, 1.0
+    return ops.ones((), dtype=dtype), ops.ones((), dtype=dtype)
 
 
 @dataclass
@@ -371,11 +492,21 @@ def _prepare_binary(
     if ignore_index is None:
         valid = ops.ones_like(y)
     else:
-        valid = ops.cast(ops.not_equal(y, float(ignore_index)), dtype)
+        valid = ops.cast(ops.not_equal(y, _const(ops, float(ignore_index), y)), dtype)
         y = y * valid
+    counted = valid > 0
+    stats = _host_stats(ops, ops.min(ops.where(counted, y, ops.zeros_like(y))),
+                        ops.max(ops.where(counted, y, ops.zeros_like(y))))
+    if stats is not None:
+        V.check_binary_targets(*stats, caller=caller)
     w_neg, w_pos = _binary_pair(ops, tuple(x.shape), dtype, class_weight=class_weight,
                                 alpha=alpha, pos_weight=pos_weight, caller=caller)
-    sw = valid if sample_weight is None else valid * _as(ops, sample_weight, dtype)
+    if sample_weight is None:
+        sw = valid
+    else:
+        sw = _as(ops, sample_weight, dtype)
+        _check_sample_weight(ops, sw, caller)
+        sw = valid * sw
     weight = sw * (w_pos * y + w_neg * (1.0 - y))
     ys = y * (1.0 - eps) + 0.5 * eps
     return _Binary(y, sw * w_pos * ys, sw * w_neg * (1.0 - ys), weight, valid)
@@ -394,7 +525,8 @@ def binary_cross_entropy(
     if from_logits:
         loss = bn.a * ops.softplus(-x) + bn.b * ops.softplus(x)
     else:
-        p = ops.clip(x, EPS, 1.0 - EPS)
+        _check_probability_inputs(ops, x, caller, multiclass=False)
+        p = ops.clip(x, _const(ops, EPS, x), _const(ops, 1.0 - EPS, x))
         loss = -(bn.a * ops.log(p) + bn.b * ops.log1p(-p))
     return Elements(loss, bn.weight, bn.valid)
 

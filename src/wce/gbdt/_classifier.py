@@ -1,0 +1,128 @@
+"""The scikit-learn classifier shared by WeightedXGBClassifier and WeightedLGBMClassifier."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _validation as V
+from .._optional import require
+from ..weights import resolve_class_weight
+from ._objective import LOSS_NAMES, Objective
+
+require("sklearn", purpose="the weighted gradient-boosting classifiers")
+from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
+from sklearn.preprocessing import LabelEncoder  # noqa: E402
+from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
+from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
+
+
+class WeightedGBDTClassifier(ClassifierMixin, BaseEstimator):
+    """Base of the weighted boosting classifiers; subclasses supply ``_train`` and ``_raw``.
+
+    The class weights (a scheme name such as ``"balanced"``, a dict by label or
+    an array in the order of ``classes_``) are resolved inside ``fit`` from the
+    training labels only (TRAPS 16), with :func:`wce.weights.resolve_class_weight`.
+    Two classes use a sigmoid margin (cross-entropy or focal loss), otherwise softmax margins;
+    ``loss="cost_sensitive"`` always uses softmax margins.
+    """
+
+    _objective_class: type[Objective] = Objective
+
+    def __init__(self, loss: str = "cross_entropy", *, class_weight: Any = None,
+                 gamma: float = 2.0, cost_matrix: Any = None, n_estimators: int = 100,
+                 learning_rate: float = 0.1, max_depth: int | None = None,
+                 n_jobs: int | None = None, random_state: int | None = 0,
+                 early_stopping_rounds: int | None = None, params: dict | None = None):
+        self.loss = loss
+        self.class_weight = class_weight
+        self.gamma = gamma
+        self.cost_matrix = cost_matrix
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.early_stopping_rounds = early_stopping_rounds
+        self.params = params
+
+    def _make_objective(self, y: np.ndarray) -> Objective:
+        k = len(self.classes_)
+        # a dict is keyed by the original labels; a scheme counts the training labels only
+        cw = resolve_class_weight(self.class_weight, classes=self.classes_,
+                                  counts=np.bincount(y, minlength=k), caller=type(self).__name__)
+        cls = self._objective_class
+        if self.loss == "cost_sensitive":
+            if self.cost_matrix is None:
+                raise ValueError(f"{type(self).__name__}(loss='cost_sensitive') needs cost_matrix.")
+            return cls.cost_sensitive(cost_matrix=self.cost_matrix, class_weight=cw)
+        if self.loss == "focal":
+            if k == 2:
+                return cls.focal_binary(gamma=self.gamma, class_weight=cw)
+            return cls.focal_multiclass(gamma=self.gamma, alpha=cw)
+        V.check_one_of(self.loss, "loss", LOSS_NAMES, caller=type(self).__name__)
+        return cls.binary(class_weight=cw) if k == 2 else cls.multiclass(class_weight=cw)
+
+    def _booster_params(self, objective: Objective, params: dict, *, threads: str) -> dict:
+        """``params`` (the library's fixed ones) plus the shared hyper-parameters and ``params``."""
+        params = {**params, "learning_rate": self.learning_rate}
+        if self.max_depth is not None:
+            params["max_depth"] = self.max_depth
+        if self.n_jobs is not None:
+            params[threads] = self.n_jobs
+        if self.random_state is not None:
+            params["seed"] = self.random_state
+        if objective.multiclass:
+            params["num_class"] = len(self.classes_)
+        params.update(self.params or {})
+        return params
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, eval_set: Any = None):
+        """Fit on ``(X, y)``; ``eval_set=[(X_val, y_val), ...]`` with
+        ``early_stopping_rounds`` stops on the objective's own weighted metric."""
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan")
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data; got 1 "
+                f"class: {self.classes_.tolist()}."
+            )
+        y_enc = encoder.transform(y)
+        objective = self._make_objective(y_enc)
+        k = len(self.classes_) if objective.multiclass else 2
+        y_enc, sw = objective.check_data(y_enc, sample_weight, n_classes=k)
+        evals = []
+        for X_val, y_val in eval_set or []:
+            X_val = validate_data(self, X_val, dtype=np.float64, reset=False,
+                                  ensure_all_finite="allow-nan")
+            evals.append((X_val, encoder.transform(np.asarray(y_val))))
+        self.objective_ = objective
+        self.init_margin_ = objective.base_margin(y_enc, sw, n_classes=k)
+        self.booster_ = self._train(objective, X, y_enc, sw, evals)
+        objective.clear_cache()  # holds the library's data object, which does not pickle
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Raw margins, start included: ``(n,)`` for two classes, else ``(n, K)``."""
+        check_is_fitted(self, "booster_")
+        X = validate_data(self, X, dtype=np.float64, reset=False, ensure_all_finite="allow-nan")
+        return self._raw(X)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "booster_")
+        proba = self.objective_.predict_proba(self.decision_function(X))
+        if not self.objective_.multiclass:
+            proba = np.column_stack([1.0 - proba, proba])
+        return proba
+
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "booster_")
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags

@@ -18,7 +18,7 @@ from ._cross_entropy import weighted_cross_entropy
 from ._focal import binary_focal_loss, focal_loss
 from ._logit_adjusted import adjust_logits, logit_adjusted_cross_entropy
 from ._long_tail import balanced_softmax_cross_entropy, ldam_loss, ldam_margins
-from ._reduction import numerator_and_denominator, reduce_derivative, reduce_value
+from ._reduction import terms_numerator_denominator, reduce_derivative, reduce_value
 
 LOSSES = {
     f.__name__: f
@@ -79,7 +79,7 @@ def value_grad_hess(loss: Callable, *args: Any, **kwargs: Any):
 def numerator_denominator(loss: Callable, *args: Any, **kwargs: Any):
     """``(Σ w·l, denominator)`` of a reference loss: the two sums a global mean all-reduces."""
     terms, reduction = _terms(loss, args, kwargs)
-    return numerator_and_denominator(terms, reduction)
+    return terms_numerator_denominator(terms, reduction)
 
 
 __all__ = [

@@ -20,7 +20,7 @@ by the same denominator.
 
 For data parallelism and gradient accumulation the global weighted mean is
 ``(Σ_ranks Σ w·l) / (Σ_ranks Σ w)``; backends obtain both sums from
-:func:`numerator_and_denominator` and all-reduce them separately (TRAPS 9).
+:func:`terms_numerator_denominator` and all-reduce them separately (TRAPS 9).
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ def denominator(terms: Terms, reduction: str) -> float:
     return float(np.count_nonzero(terms.valid))
 
 
-def numerator_and_denominator(terms: Terms, reduction: str) -> tuple[float, float]:
+def terms_numerator_denominator(terms: Terms, reduction: str) -> tuple[float, float]:
     return float(np.sum(terms.weighted_loss)), denominator(terms, reduction)
 
 
 def reduce_value(terms: Terms, reduction: str) -> np.ndarray | float:
     if reduction == "none":
         return terms.weighted_loss.reshape(terms.out_shape)
-    num, den = numerator_and_denominator(terms, reduction)
+    num, den = terms_numerator_denominator(terms, reduction)
     return num / den if den > 0 else 0.0
 
 

@@ -77,17 +77,6 @@ def numpy(value):
     return keras.ops.convert_to_numpy(value)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_matches_reference_for_every_reduction(case):
-    cls, name, binary, options = case
-    x, y, sw = make_data(binary, options)
-    for reduction in REDUCTIONS:
-        loss = cls(reduction=reduction, **options)
-        got = numpy(loss(y, x, sample_weight=sw))
-        expected = expected_value(name, binary, x, y, sw, reduction, options)
-        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6, err_msg=reduction)
-
-
 def test_keras_reduction_names_are_aliases():
     x, y, sw = make_data(False, {})
     cw = [1.0, 4.0, 0.5]
@@ -165,18 +154,6 @@ def _value_and_grad(loss, y, x):
         value, grad = jax.value_and_grad(lambda z: loss(y, z))(x)
         return float(value), np.asarray(grad)
     pytest.skip(f"no gradient helper for backend {BACKEND}")
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_autodiff_gradient_matches_reference(case):
-    cls, name, binary, options = case
-    x, y, _ = make_data(binary, options, seed=1)
-    for reduction in ("mean", "mean_per_sample"):
-        value, grad = _value_and_grad(cls(reduction=reduction, **options), y, x)
-        ref_value, ref_grad = reference.value_and_grad(
-            getattr(reference, name), x.astype(np.float64), y, reduction=reduction, **options)
-        np.testing.assert_allclose(value, ref_value, rtol=1e-6)
-        np.testing.assert_allclose(grad, ref_grad, rtol=1e-4, atol=1e-6)
 
 
 def test_trap7_all_ignored_gives_zero():

@@ -151,18 +151,19 @@ def log1m_softmax(ops, z):
     n_classes = z.shape[-1]
     if n_classes < 2:
         raise ValueError(f"log(1 - softmax) needs at least 2 classes. Got logits of shape {z.shape}.")
-    lse = ops.logsumexp(z, axis=-1, keepdims=True)
     top = ops.max(z, axis=-1, keepdims=True)
     is_max = ops.equal(ops.expand_dims(ops.argmax(z, axis=-1), -1), ops.arange(n_classes))
     e = ops.exp(z - top)
-    rest = ops.sum(e, axis=-1, keepdims=True) - e  # >= 1 but for rounding
+    total = ops.sum(e, axis=-1, keepdims=True)
+    log_total = ops.log(total)  # log-sum-exp minus top: never add and subtract a large top
+    rest = total - e  # >= 1 but for rounding
     # where, not maximum: at rest == 1 exactly (a tie for the top logit) maximum would split
     # the gradient between its two arguments.
-    others = top + ops.log(ops.where(rest >= 1.0, rest, ops.ones_like(rest))) - lse
+    others = ops.log(ops.where(rest >= 1.0, rest, ops.ones_like(rest))) - log_total
     neg_inf = _const(ops, float("-inf"), z)
     second = ops.max(ops.where(is_max, neg_inf, z), axis=-1, keepdims=True)
     e2 = ops.where(is_max, ops.zeros_like(z), ops.exp(ops.where(is_max, second, z) - second))
-    at_max = second + ops.log(ops.sum(e2, axis=-1, keepdims=True)) - lse
+    at_max = (second - top) + ops.log(ops.sum(e2, axis=-1, keepdims=True)) - log_total
     out = ops.where(is_max, at_max, others)
     return ops.where(out <= 0.0, out, ops.zeros_like(out))
 

@@ -447,7 +447,7 @@ def numerator_denominator(loss, logits, targets, *, reduction="mean", **options)
 def _host(values: Any) -> Any:
     """A small parameter (counts, priors) as NumPy for the shared definition's validation."""
     if torch.is_tensor(values):
-        return values.detach().cpu().numpy()
+        return TorchOps.convert_to_numpy(values)
     return values
 
 

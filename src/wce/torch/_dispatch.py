@@ -124,7 +124,7 @@ def check_class_weight(values, n_classes: int | None, caller: str, name: str = "
     """Validated (C,) class weights as given (a tensor keeps its autograd graph), or None."""
     if values is None:
         return None
-    host = values.detach().cpu().numpy() if torch.is_tensor(values) else values
+    host = TorchOps.convert_to_numpy(values) if torch.is_tensor(values) else values
     n = n_classes if n_classes is not None else int(np.size(host)) if np.ndim(host) == 1 else -1
     V.check_class_weight(host, n, caller=caller, name=name)
     if torch.is_tensor(values):

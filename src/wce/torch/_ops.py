@@ -31,7 +31,10 @@ class TorchOps:
 
     @staticmethod
     def convert_to_numpy(x):
-        return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+        if not torch.is_tensor(x):
+            return np.asarray(x)
+        x = x.detach()
+        return (x.float() if x.dtype == torch.bfloat16 else x).cpu().numpy()  # NumPy lacks bfloat16
 
     def cast(self, x, dtype):
         return self.convert_to_tensor(x).to(_dtype(dtype))

@@ -46,7 +46,7 @@ CASES = [
 IDS = [f"{name}-{i}" for i, (name, _, _) in enumerate(CASES)]
 
 
-def make_data(binary: bool, options: dict, *, seed: int = 0, spatial: bool = False):
+def make_data(binary: bool, options: dict, *, seed: int = 0):
     """Logits, targets and sample weights shaped for the case (with a few ignored elements)."""
     rng = np.random.default_rng(seed)
     if binary:
@@ -59,7 +59,7 @@ def make_data(binary: bool, options: dict, *, seed: int = 0, spatial: bool = Fal
             x = 1.0 / (1.0 + np.exp(-x))
         sample_weight = rng.uniform(0.5, 2.0, size=shape[:1] + (1,))
         return x, y, sample_weight
-    shape = (5, C, 3) if spatial else (7, C)
+    shape = (7, C)
     x = rng.normal(scale=2.0, size=shape)
     y = rng.integers(0, C, size=(shape[0],) + shape[2:])
     if options.get("ignore_index") is not None:

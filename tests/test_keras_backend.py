@@ -21,7 +21,6 @@ import wce.losses as reference  # noqa: E402
 BACKEND = keras.backend.backend()
 # Keras' torch backend calls np.array(tensor) without copy=; the warning is Keras', not ours.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
-REDUCTIONS = ("none", "sum", "mean", "mean_per_sample")
 C = 3
 
 # (class, reference name, binary?, options)

@@ -35,3 +35,14 @@ def test_torch_adjust_logits_equals_the_reference():
     prior = [0.7, 0.2, 0.1]
     out = wt.adjust_logits(torch.tensor(z), prior, tau=0.5)
     np.testing.assert_allclose(out.numpy(), L.adjust_logits(z, prior, tau=0.5), rtol=1e-12)
+
+
+def test_keras_adjust_logits_equals_the_reference():
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    wk = pytest.importorskip("wce.keras")
+    z = np.random.default_rng(2).normal(size=(4, 3)).astype("float32")
+    prior = [0.7, 0.2, 0.1]
+    out = np.asarray(wk.keras.ops.convert_to_numpy(wk.adjust_logits(z, prior, tau=0.5)))
+    np.testing.assert_allclose(out, L.adjust_logits(z.astype(np.float64), prior, tau=0.5), rtol=1e-6)

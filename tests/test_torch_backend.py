@@ -15,7 +15,6 @@ import wce.torch as wt  # noqa: E402
 from wce import ClassCounts  # noqa: E402
 
 REDUCTIONS = ("none", "sum", "mean", "mean_per_sample")
-TOL = {torch.float64: dict(rtol=1e-10, atol=1e-10), torch.float32: dict(rtol=1e-6, atol=1e-6)}
 
 
 def _data(seed, shape=(6, 4), soft=False, ignore=None, binary=False):

@@ -80,6 +80,7 @@ __all__ = [
     "LDAMLoss",
     "LogitAdjustedCrossEntropy",
     "WeightedCrossEntropy",
+    "adjust_logits",
     "class_weight_dict",
     "sample_weights",
 ]
@@ -403,6 +404,24 @@ class LDAMLoss(_Loss):
 # ---------------------------------------------------------------------------
 # class_weight for fit(), and the per-element weights fit() cannot build
 # ---------------------------------------------------------------------------
+
+
+def adjust_logits(logits: Any, class_prior: Any, *, tau: float = 1.0):
+    """Post-hoc logit adjustment ``logits - tau * log(prior)`` on the last (class) axis.
+
+    Predict with these from a model trained with plain cross-entropy (Menon et al.,
+    ICLR 2021, eq. 10); :class:`LogitAdjustedCrossEntropy` is the loss-side form.
+
+    Example:
+      >>> import os; os.environ.setdefault("KERAS_BACKEND", "torch")  # doctest: +ELLIPSIS
+      '...'
+      >>> import numpy as np
+      >>> from wce.keras import adjust_logits
+      >>> [round(float(v), 4) for v in adjust_logits(np.zeros((1, 2), "float32"), [0.8, 0.2])[0]]
+      [0.2231, 1.6094]
+    """
+    z = keras.ops.convert_to_tensor(logits)
+    return A.adjust_logits(OPS, z, class_prior, tau=tau)
 
 
 def class_weight_dict(y: Any, scheme: str = "balanced", **kwargs: Any) -> dict:

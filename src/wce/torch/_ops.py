@@ -68,33 +68,13 @@ class TorchOps:
     broadcast_to = staticmethod(torch.broadcast_to)
     stack = staticmethod(torch.stack)
 
-    @staticmethod
-    def where(condition, x, y):
-        return torch.where(condition, x, y)
-
-    @staticmethod
-    def power(x, e):
-        return torch.pow(x, e)
-
-    @staticmethod
-    def equal(x, y):
-        return torch.eq(x, y)
-
-    @staticmethod
-    def not_equal(x, y):
-        return torch.ne(x, y)
-
-    @staticmethod
-    def less(x, y):
-        return torch.lt(x, y)
-
-    @staticmethod
-    def greater_equal(x, y):
-        return torch.ge(x, y)
-
-    @staticmethod
-    def clip(x, low, high):
-        return torch.clamp(x, low, high)
+    where = staticmethod(torch.where)
+    power = staticmethod(torch.pow)
+    equal = staticmethod(torch.eq)
+    not_equal = staticmethod(torch.ne)
+    less = staticmethod(torch.lt)
+    greater_equal = staticmethod(torch.ge)
+    clip = staticmethod(torch.clamp)
 
     @staticmethod
     def softplus(x):

@@ -41,11 +41,11 @@ def _source(name: str, rows: list[dict], keys: list[str]) -> str:
 
 
 def fused(rows: list[dict]) -> list[str]:
-    body = [[f"{r['N']} × {r['C']}", r["implementation"], _num(r["median_ms"], 1),
-             _num(r["p90_ms"], 1), _num(r["ratio_to_native"], 2),
+    body = [[f"{r['N']} × {r['C']}", r["implementation"], r.get("path") or "–",
+             _num(r["median_ms"], 1), _num(r["p90_ms"], 1), _num(r["ratio_to_native"], 2),
              _num(r["extra_memory_x_logits"], 2)] for r in rows]
-    return _table(["N × C", "implementation", "median ms", "p90 ms", "time ÷ native",
-                   "extra memory ÷ logits"], body) + [
+    return _table(["N × C", "implementation", "kernel that ran", "median ms", "p90 ms",
+                   "time ÷ native", "extra memory ÷ logits"], body) + [
         "", _source("fused", rows, ["cpu", "threads", "torch", "python"])]
 
 
@@ -53,7 +53,8 @@ def torch(rows: list[dict]) -> list[str]:
     body = []
     for r in rows:
         shape = f"{r['N']} × {r['C']}" + (f", H={r['hidden']}" if r["hidden"] else "")
-        body.append([r["benchmark"], shape, r["implementation"], _num(r["median_ms"], 1),
+        implementation = r["implementation"] + (f" ({r['path']})" if r.get("path") else "")
+        body.append([r["benchmark"], shape, implementation, _num(r["median_ms"], 1),
                      _num(r["time_ratio"], 3), _num(r["extra_peak_mib"], 0),
                      _num(r["memory_ratio"], 3), r["target"] or "–", r["met"] or "–"])
     return _table(["forward + backward", "shape", "implementation", "median ms",

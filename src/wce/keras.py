@@ -99,6 +99,9 @@ def _symbolic(x) -> bool:
         import tensorflow as tf
 
         return tf.is_tensor(x) and not hasattr(x, "numpy")
+    if backend == "torch":  # Keras traces shapes with tensors on the "meta" device
+        return getattr(getattr(x, "device", None), "type", None) == "meta" or \
+            keras.backend.is_keras_tensor(x)
     return keras.backend.is_keras_tensor(x)
 
 

@@ -6,10 +6,10 @@ their own ``ops`` adapter; the NumPy reference in :mod:`wce.losses` is the
 oracle they are all tested against.
 """
 
-from ._losses import (BINARY, MULTICLASS, Elements, adjust_logits, class_balanced_weights,
-                      class_last, compute_dtype, denominator, divide, numerator_denominator,
-                      reduce, scaled_log_prior)
+from ._losses import (BINARY, MULTICLASS, Elements, adjust_logits, check_focal_alpha,
+                      class_balanced_weights, class_last, compute_dtype, denominator, divide,
+                      numerator_denominator, reduce, scaled_log_prior)
 
-__all__ = ["BINARY", "MULTICLASS", "Elements", "adjust_logits", "class_balanced_weights",
-           "class_last", "compute_dtype", "denominator", "divide", "numerator_denominator",
-           "reduce", "scaled_log_prior"]
+__all__ = ["BINARY", "MULTICLASS", "Elements", "adjust_logits", "check_focal_alpha",
+           "class_balanced_weights", "class_last", "compute_dtype", "denominator", "divide",
+           "numerator_denominator", "reduce", "scaled_log_prior"]

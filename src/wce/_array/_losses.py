@@ -50,6 +50,11 @@ class Elements:
     weighted_loss: Any  # w_i * l_i
     weight: Any  # w_i, the denominator of "mean"
     valid: Any  # 1.0 for counted elements, the denominator of "mean_per_sample"
+    poison: Any = None  # NaN where a traced class index is invalid (0 elsewhere), or None
+
+    def reduced(self, ops, value):
+        """``value`` made NaN when any element is poisoned, whatever the reduction divided by."""
+        return value if self.poison is None else value + ops.sum(self.poison)
 
 
 def _const(ops, value, like):
@@ -58,7 +63,11 @@ def _const(ops, value, like):
 
 
 def divide(ops, numerator, denominator):
-    """``numerator / denominator``, and 0 with zero gradient where the denominator is 0 (TRAPS 7)."""
+    """``numerator / denominator``, and 0 with zero gradient where the denominator is 0 (TRAPS 7).
+
+    The numerator need not be 0 there: with label smoothing it holds the other classes' terms
+    while the denominator counts the true classes' weights only.
+    """
     positive = denominator > 0
     zero, one = _const(ops, 0.0, numerator), _const(ops, 1.0, denominator)
     # The inner where keeps the unused branch finite, so its gradient is 0 rather than NaN.
@@ -77,7 +86,7 @@ def reduce(ops, el: Elements, reduction: str):
     numerator = ops.sum(el.weighted_loss)
     if reduction == "sum":
         return numerator
-    return divide(ops, numerator, denominator(ops, el, reduction))
+    return el.reduced(ops, divide(ops, numerator, denominator(ops, el, reduction)))
 
 
 def numerator_denominator(ops, el: Elements, reduction: str):
@@ -85,7 +94,7 @@ def numerator_denominator(ops, el: Elements, reduction: str):
     numerator = ops.sum(el.weighted_loss)
     if reduction in ("none", "sum"):
         return numerator, ops.ones((), dtype=ops.dtype_name(el.weighted_loss))
-    return numerator, denominator(ops, el, reduction)
+    return numerator, el.reduced(ops, denominator(ops, el, reduction))
 
 
 def compute_dtype(ops, x) -> str:
@@ -119,9 +128,10 @@ def _to_numpy(ops, x) -> np.ndarray:
 
 def _host(ops, value):
     """A hyper-parameter as the validators take it: tensors become NumPy, the rest stays."""
-    if value is None or isinstance(value, (np.ndarray, np.generic, list, tuple, int, float, dict)):
+    if value is None or isinstance(value, (list, tuple, int, float, dict)):
         return value
-    return _to_numpy(ops, value)
+    host = np.asarray(value) if isinstance(value, (np.ndarray, np.generic)) else _to_numpy(ops, value)
+    return host.item() if host.ndim == 0 else host  # a 0-d array or tensor as a scalar
 
 
 # ---------------------------------------------------------------------------
@@ -223,6 +233,20 @@ def _check_probability_inputs(ops, p, caller: str, *, multiclass: bool):
             V.check_probability_inputs(*stats, caller=caller)
 
 
+def _sample_weight(ops, sample_weight, shape: tuple, dtype, caller: str):
+    """Per-element weights broadcast to ``shape``; finite and non-negative when they can be seen."""
+    sw = _as(ops, sample_weight, dtype)
+    try:
+        sw = ops.broadcast_to(sw, shape)
+    except Exception:  # each backend raises its own type for a shape that does not broadcast
+        raise ValueError(
+            f"The 'sample_weight' parameter of {caller} must broadcast to the per-element "
+            f"shape {tuple(shape)}. Got shape {tuple(sw.shape)} instead."
+        ) from None
+    _check_sample_weight(ops, sw, caller)
+    return sw
+
+
 def _check_sample_weight(ops, sw, caller: str):
     """Finite and non-negative, when the values can be seen."""
     finite = ops.isfinite(sw)
@@ -232,8 +256,13 @@ def _check_sample_weight(ops, sw, caller: str):
 
 
 def _check_indices(ops, idx, valid, n_classes: int, ignore_index, caller: str):
-    """Refuse class indices out of range; traced ones give a NaN-poisoned loss instead (0 if fine)."""
+    """Refuse class indices out of range or not whole; traced ones poison the loss with NaN instead.
+
+    Checked on the targets as given, before any cast could truncate 1.5 to 1 or wrap 2**32 + 1.
+    """
     bad = ops.logical_or(ops.less(idx, 0), ops.greater_equal(idx, n_classes))
+    if "float" in ops.dtype_name(idx):
+        bad = ops.logical_or(bad, ops.not_equal(idx, ops.floor(idx)))
     if ignore_index is not None:
         bad = ops.logical_and(bad, valid > 0)
     if ops.is_tracer(bad):
@@ -263,12 +292,12 @@ def _prepare_multiclass(
         _check_probabilities(ops, q, caller)
         valid = ops.ones(element_shape, dtype=dtype)
     else:
-        idx = ops.cast(targets, "int32")
         if ignore_index is None:
             valid = ops.ones(element_shape, dtype=dtype)
         else:
-            valid = ops.cast(ops.not_equal(idx, ignore_index), dtype)
-        bad = _check_indices(ops, idx, valid, n_classes, ignore_index, caller)
+            valid = ops.cast(ops.not_equal(targets, ignore_index), dtype)
+        bad = _check_indices(ops, targets, valid, n_classes, ignore_index, caller)
+        idx = ops.cast(targets, "int32")
         if ignore_index is not None:
             idx = ops.where(valid > 0, idx, ops.zeros_like(idx))
         q = ops.cast(ops.equal(ops.expand_dims(idx, -1), ops.arange(n_classes)), dtype)
@@ -276,21 +305,20 @@ def _prepare_multiclass(
     if sample_weight is None:
         sw = ops.ones(element_shape, dtype=dtype)
     else:
-        sw = ops.broadcast_to(_as(ops, sample_weight, dtype), element_shape)
-        _check_sample_weight(ops, sw, caller)
+        sw = _sample_weight(ops, sample_weight, element_shape, dtype, caller)
     base_weight = sw * ops.sum(q * cw, axis=-1)
     if label_smoothing > 0:
         q = ops.expand_dims(valid, -1) * ((1.0 - label_smoothing) * q + label_smoothing / n_classes)
     a = ops.expand_dims(sw, -1) * cw * q
     poison = None if bad is None else ops.where(bad, _const(ops, float("nan"), z),
-                                                _const(ops, 0.0, z))
+                                                ops.zeros(element_shape, dtype=dtype))
     return _Multiclass(a, base_weight, valid, sw, q, poison)
 
 
 def _elements(ops, mc: _Multiclass, loss) -> Elements:
     if mc.poison is not None:
         loss = loss + mc.poison
-    return Elements(loss, mc.base_weight, mc.valid)
+    return Elements(loss, mc.base_weight, mc.valid, mc.poison)
 
 
 def _log_probabilities(ops, z, from_logits: bool):
@@ -313,17 +341,23 @@ def weighted_cross_entropy(
     return _elements(ops, mc, -ops.sum(mc.a * _log_probabilities(ops, z, from_logits), axis=-1))
 
 
+def check_focal_alpha(alpha, *, caller: str) -> None:
+    """A multiclass focal ``alpha`` is a per-class vector: a scalar is ambiguous (TRAPS 12)."""
+    if alpha is not None and np.ndim(alpha) == 0:
+        raise ValueError(
+            f"The 'alpha' parameter of {caller} must be a per-class vector of shape (C,). "
+            f"Got the scalar {alpha!r} instead: a scalar alpha is ambiguous with more than two "
+            "classes (TRAPS 12). For a binary problem use binary_focal_loss(alpha=...)."
+        )
+
+
 def focal_loss(
     ops, z, targets, *, gamma=2.0, alpha=None, ignore_index=None, label_smoothing=0.0,
     sample_weight=None, caller="focal_loss",
 ) -> Elements:
     gamma = V.check_float(gamma, "gamma", caller=caller, low=0.0)
-    if alpha is not None and _concrete(ops, alpha) and np.ndim(_host(ops, alpha)) == 0:
-        raise ValueError(
-            f"The 'alpha' parameter of {caller} must be a per-class vector of shape (C,). "
-            f"Got the scalar {_host(ops, alpha)!r} instead: a scalar alpha is ambiguous with more than two "
-            "classes (TRAPS 12). For a binary problem use binary_focal_loss(alpha=...)."
-        )
+    if _concrete(ops, alpha):
+        check_focal_alpha(_host(ops, alpha), caller=caller)
     mc = _prepare_multiclass(
         ops, z, targets, caller=caller, class_weight=alpha, ignore_index=ignore_index,
         label_smoothing=label_smoothing, sample_weight=sample_weight,
@@ -397,8 +431,11 @@ def scaled_log_prior(class_prior, tau, n_classes: int, *, caller: str) -> np.nda
 def logit_adjusted_cross_entropy(
     ops, z, targets, *, class_prior, tau=1.0, class_weight=None, ignore_index=None,
     label_smoothing=0.0, sample_weight=None, caller="logit_adjusted_cross_entropy",
+    log_prior_shift=None,
 ) -> Elements:
-    shift = scaled_log_prior(class_prior, tau, z.shape[-1], caller=caller)
+    """``log_prior_shift``: ``tau * log(prior)`` computed once (a module's buffer); else from the prior."""
+    shift = (scaled_log_prior(class_prior, tau, z.shape[-1], caller=caller)
+             if log_prior_shift is None else log_prior_shift)
     return weighted_cross_entropy(
         ops, z + _as(ops, shift, ops.dtype_name(z)), targets, class_weight=class_weight,
         ignore_index=ignore_index, label_smoothing=label_smoothing, sample_weight=sample_weight,
@@ -505,9 +542,7 @@ def _prepare_binary(
     if sample_weight is None:
         sw = valid
     else:
-        sw = _as(ops, sample_weight, dtype)
-        _check_sample_weight(ops, sw, caller)
-        sw = valid * sw
+        sw = valid * _sample_weight(ops, sample_weight, tuple(x.shape), dtype, caller)
     weight = sw * (w_pos * y + w_neg * (1.0 - y))
     ys = y * (1.0 - eps) + 0.5 * eps
     return _Binary(y, sw * w_pos * ys, sw * w_neg * (1.0 - ys), weight, valid)

@@ -562,13 +562,7 @@ class FocalLoss(_MulticlassLoss):
     def __init__(self, gamma=2.0, alpha=None, *, ignore_index=None, label_smoothing=0.0,
                  reduction="mean"):
         super().__init__(reduction)
-        if alpha is not None and np.ndim(_host(alpha)) == 0:
-            raise ValueError(
-                f"The 'alpha' parameter of {self.caller} must be a per-class vector of shape "
-                f"(C,). Got the scalar {_host(alpha)!r} instead: a scalar alpha is ambiguous with "
-                "more than two classes (TRAPS 12). For a binary problem use "
-                "binary_focal_loss(alpha=...)."
-            )
+        A.check_focal_alpha(_host(alpha), caller=self.caller)
         self.register_buffer("class_weight", _buffer(alpha, self.caller))
         self.gamma = V.check_float(gamma, "gamma", caller=self.caller, low=0.0)
         self.ignore_index = V.check_ignore_index(ignore_index, caller=self.caller)
@@ -638,8 +632,7 @@ class LogitAdjustedCrossEntropyLoss(_MulticlassLoss):
                                              caller=self.caller, low=0.0, high=1.0)
 
     def options(self) -> dict:
-        # exp(tau log prior) is prior^tau up to a constant factor, which softmax ignores.
-        return dict(class_prior=np.exp(_host(self.log_prior).astype(np.float64)), tau=1.0,
+        return dict(class_prior=None, log_prior_shift=self.log_prior,
                     class_weight=self.class_weight, ignore_index=self.ignore_index,
                     label_smoothing=self.label_smoothing)
 

@@ -13,6 +13,7 @@ import torch
 
 from .. import _validation as V
 from ._dispatch import check_class_weight, check_index_range, check_reduction, finish
+from ._ops import compute_dtype
 
 CALLER = "chunked_weighted_cross_entropy"
 
@@ -86,7 +87,7 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, hidden, weight, bias, targets, valid, class_weight, eps, chunk_size, per_row):
-        dtype = torch.float64 if hidden.dtype == torch.float64 else torch.float32
+        dtype = compute_dtype(hidden.dtype)
         W = weight.to(dtype)
         b = None if bias is None else bias.to(dtype)
         cw = None if class_weight is None else class_weight.to(device=W.device, dtype=dtype)
@@ -108,7 +109,7 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
         eps, chunk_size, per_row = ctx.config
         if per_row:
             hidden, weight, bias, targets, valid, class_weight = ctx.saved_tensors
-            dtype = torch.float64 if hidden.dtype == torch.float64 else torch.float32
+            dtype = compute_dtype(hidden.dtype)
             cw = None if class_weight is None else class_weight.to(dtype)
             _, grad_h, grad_W, grad_b = _loop(
                 hidden, weight.to(dtype), None if bias is None else bias.to(dtype), targets, valid,
@@ -195,6 +196,12 @@ def chunked_weighted_cross_entropy(hidden, classifier_weight, targets, *, bias=N
     valid = None if ignore_index is None else t != ignore_index
     if valid is not None:
         t = t.masked_fill(~valid, 0)
+    if torch.is_tensor(class_weight) and class_weight.requires_grad:
+        raise ValueError(
+            f"The 'class_weight' parameter of {caller} requires a gradient, which the chunked "
+            "kernel does not compute (it differentiates hidden, classifier_weight and bias). "
+            "For learned class weights use wce.torch.weighted_cross_entropy on the logits."
+        )
     cw = check_class_weight(class_weight, n_classes, caller)
     cw = None if cw is None else cw.detach().to(device=h2.device)
     per_row = reduction == "none"

@@ -35,7 +35,7 @@ import torch
 
 from .. import _array as A
 from ._buffer_pool import empty_like
-from ._ops import TorchOps
+from ._ops import TorchOps, compute_dtype
 
 #: Elements per block: few enough blocks to amortise per-op overhead (and OpenMP barriers
 #: on busy machines), small enough to stay in the last-level cache.
@@ -51,7 +51,7 @@ class _FusedWeightedCrossEntropy(torch.autograd.Function):
     def forward(ctx, logits, target, class_weight, sample_weight, ignore_index, label_smoothing,
                 reduction):
         N, C = logits.shape
-        compute = torch.float32 if logits.dtype in (torch.float16, torch.bfloat16) else logits.dtype
+        compute = compute_dtype(logits.dtype)
         w = class_weight.to(compute)
         sw = None if sample_weight is None else sample_weight.to(compute)
         rows = max(1, min(max(BLOCK_ROWS, -(-N // MAX_SMALL_C_BLOCKS)), BLOCK_ELEMENTS // max(C, 1)))
@@ -162,7 +162,7 @@ class _FusedWeightedCrossEntropy(torch.autograd.Function):
         create_graph = torch.is_grad_enabled()
         with torch.enable_grad():
             z = logits if create_graph else logits.detach().requires_grad_()
-            compute = torch.float32 if z.dtype in (torch.float16, torch.bfloat16) else z.dtype
+            compute = compute_dtype(z.dtype)
             ops = TorchOps(z.device)
             elements = A.MULTICLASS["weighted_cross_entropy"](
                 ops, z.to(compute), target, class_weight=class_weight,

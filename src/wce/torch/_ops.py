@@ -13,6 +13,11 @@ import torch
 from ._private import is_traced
 
 
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float64 stays float64; half precision (and anything else) is computed in float32 (TRAPS 11)."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def _dtype(name) -> torch.dtype:
     return name if isinstance(name, torch.dtype) else getattr(torch, str(name))
 
@@ -37,6 +42,10 @@ class TorchOps:
         return (x.float() if x.dtype == torch.bfloat16 else x).cpu().numpy()  # NumPy lacks bfloat16
 
     def cast(self, x, dtype):
+        if isinstance(x, (int, float)):
+            # The shared math's constants stay Python scalars: torch never lets a scalar change
+            # a tensor's dtype, and no tensor is made for them (they run at every step).
+            return x
         return self.convert_to_tensor(x).to(_dtype(dtype))
 
     @staticmethod
@@ -49,6 +58,9 @@ class TorchOps:
     def ones(self, shape, dtype="float32"):
         return torch.ones(shape, dtype=_dtype(dtype), device=self.device)
 
+    def zeros(self, shape, dtype="float32"):
+        return torch.zeros(shape, dtype=_dtype(dtype), device=self.device)
+
     def arange(self, n):
         return torch.arange(n, device=self.device)
 
@@ -59,6 +71,7 @@ class TorchOps:
     exp = staticmethod(torch.exp)
     log = staticmethod(torch.log)
     log1p = staticmethod(torch.log1p)
+    floor = staticmethod(torch.floor)
     isfinite = staticmethod(torch.isfinite)
     logical_or = staticmethod(torch.logical_or)
     logical_and = staticmethod(torch.logical_and)

@@ -49,4 +49,6 @@ def is_traced(x) -> bool:
         return False
     if x.device.type == "meta" or type(x).__name__ == "FakeTensor":
         return True
+    if _functorch_active is not None and _functorch_active():
+        return True  # even a closed-over tensor is wrapped once an operation touches it
     return bool(_is_wrapped(x)) if _is_wrapped is not None else False

@@ -99,3 +99,14 @@ def test_keras_fit_with_probability_targets_on_the_torch_backend(make):
         model.compile("sgd", loss=wk.WeightedCrossEntropy(from_logits=False))
         history = model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_bfloat16_probability_targets_within_their_rounding_pass():
+    q = torch.tensor([[0.9, 0.05, 0.05], [0.2, 0.3, 0.5]]).to(torch.bfloat16)
+    z = torch.randn(2, 3)
+    value = wt.weighted_cross_entropy(z, q)
+    expected = L.weighted_cross_entropy(z.double().numpy(), q.double().numpy()
+                                        / q.double().numpy().sum(1, keepdims=True))
+    np.testing.assert_allclose(float(value), expected, rtol=2e-2)
+    with pytest.raises(ValueError, match="sum to 1"):
+        wt.weighted_cross_entropy(z, (q.float() * 1.1).to(torch.bfloat16))

@@ -316,22 +316,23 @@ def raise_bad_class_indices(bad_values: Any, n_classes: int, *, caller: str,
 
 
 def check_probability_rows(low: float, row_sum_min: float, row_sum_max: float, *,
-                           caller: str) -> None:
-    """Probability targets: non-negative, each row summing to 1 (within ROW_SUM_TOLERANCE).
+                           caller: str, tolerance: float = ROW_SUM_TOLERANCE) -> None:
+    """Probability targets: non-negative, each row summing to 1 (within ``tolerance``).
 
     Rows that do not sum to 1 are refused rather than given a meaning: the weighted
     mean divides by ``Σ_c w_c q_c``, so a row summing to 3 and one summing to 0.5
-    would give the same ``"mean"`` while ``"sum"`` differs threefold.
+    would give the same ``"mean"`` while ``"sum"`` differs threefold. The tolerance
+    is ROW_SUM_TOLERANCE, or the targets' own rounding for half precision.
     """
     if not low >= 0:
         raise ValueError(
             f"Soft targets of {caller} must be non-negative probabilities. Got a minimum of "
             f"{low:g} instead."
         )
-    if not (abs(row_sum_min - 1.0) <= ROW_SUM_TOLERANCE and abs(row_sum_max - 1.0) <= ROW_SUM_TOLERANCE):
+    if not (abs(row_sum_min - 1.0) <= tolerance and abs(row_sum_max - 1.0) <= tolerance):
         raise ValueError(
             f"Soft targets of {caller} must be probabilities that sum to 1 over the class axis "
-            f"(within {ROW_SUM_TOLERANCE:g}). Got row sums in [{row_sum_min:g}, {row_sum_max:g}] "
+            f"(within {tolerance:g}). Got row sums in [{row_sum_min:g}, {row_sum_max:g}] "
             "instead. Normalise them (targets / targets.sum(axis=class_axis, keepdims=True)); "
             "to leave an element out, give it sample_weight=0."
         )

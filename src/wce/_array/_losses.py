@@ -212,12 +212,17 @@ def _host_stats(ops, *values) -> list[float] | None:
     return [float(v) for v in _to_numpy(ops, stacked)]
 
 
-def _check_probabilities(ops, q, caller: str):
+#: Unit roundoff of the half-precision dtypes targets may come in (rows round by up to this).
+_HALF_EPS = {"float16": 2.0 ** -11, "bfloat16": 2.0 ** -8}
+
+
+def _check_probabilities(ops, q, caller: str, given_dtype: str):
     """Probability targets: non-negative rows summing to 1, when their values can be seen."""
     sums = ops.sum(q, axis=-1)
     stats = _host_stats(ops, ops.min(q), ops.min(sums), ops.max(sums))
     if stats is not None:
-        V.check_probability_rows(*stats, caller=caller)
+        tolerance = max(V.ROW_SUM_TOLERANCE, 2 * _HALF_EPS.get(given_dtype, 0.0))
+        V.check_probability_rows(*stats, caller=caller, tolerance=tolerance)
 
 
 def _check_probability_inputs(ops, p, caller: str, *, multiclass: bool):
@@ -289,7 +294,7 @@ def _prepare_multiclass(
     bad = None
     if kind == "probability":
         q = ops.cast(targets, dtype)
-        _check_probabilities(ops, q, caller)
+        _check_probabilities(ops, q, caller, ops.dtype_name(targets))
         valid = ops.ones(element_shape, dtype=dtype)
     else:
         if ignore_index is None:

@@ -122,7 +122,21 @@ def sample_weight_tensor(sample_weight, shape, z, caller: str):
 
 
 #: Weight tensors found valid, with the version counter they had then.
-_CHECKED: dict[int, tuple[weakref.ref, int]] = {}
+#: Weight tensors found valid: id -> (reference, version counter then, all weights > 0).
+_CHECKED: dict[int, tuple[weakref.ref, int, bool]] = {}
+
+
+def _seen(values):
+    entry = _CHECKED.get(id(values))
+    if entry is not None and entry[0]() is values and entry[1] == values._version:
+        return entry
+    return None
+
+
+def all_positive(weights) -> bool:
+    """Whether checked class weights (or None: all 1) are all > 0, known without a sync."""
+    entry = None if weights is None else _seen(weights)
+    return weights is None or (entry is not None and entry[2])
 
 
 def check_class_weight(values, n_classes: int | None, caller: str, name: str = "class_weight"):
@@ -133,23 +147,26 @@ def check_class_weight(values, n_classes: int | None, caller: str, name: str = "
             and values.shape[0] == (n_classes if n_classes is not None else values.shape[0])):
         # The same weight tensor comes back at every step: checked once per in-place change
         # (its version counter), with one host sync; the host check below words the error.
-        seen = _CHECKED.get(id(values))
-        if seen is not None and seen[0]() is values and seen[1] == values._version:
+        if _seen(values) is not None:
             return values
         if is_traced(values):
             return values  # values cannot be read inside a transform
         w = values.detach()
-        if bool(torch.isfinite(w).all() & (w >= 0).all() & (w > 0).any()):
+        finite, non_negative, positive = torch.stack(
+            [torch.isfinite(w).all(), (w >= 0).all(), (w > 0).all()]).tolist()
+        if finite and non_negative and bool((w > 0).any()):
             if len(_CHECKED) > 64:
                 _CHECKED.clear()
-            _CHECKED[id(values)] = (weakref.ref(values), values._version)
+            _CHECKED[id(values)] = (weakref.ref(values), values._version, positive)
             return values
     host = TorchOps.convert_to_numpy(values) if torch.is_tensor(values) else values
     n = n_classes if n_classes is not None else int(np.size(host)) if np.ndim(host) == 1 else -1
-    V.check_class_weight(host, n, caller=caller, name=name)
+    checked = V.check_class_weight(host, n, caller=caller, name=name)
     if torch.is_tensor(values):
         return values if values.is_floating_point() else values.float()
-    return torch.as_tensor(np.asarray(host, dtype=np.float64))
+    weights = torch.as_tensor(np.asarray(host, dtype=np.float64))
+    _CHECKED[id(weights)] = (weakref.ref(weights), weights._version, bool(np.all(checked > 0)))
+    return weights
 
 
 # ---------------------------------------------------------------------------
@@ -285,8 +302,9 @@ def weighted_cross_entropy(x, targets, *, class_weight=None, ignore_index=None,
     label_smoothing = V.check_float(label_smoothing, "label_smoothing", caller=caller,
                                     low=0.0, high=1.0)
     C = z.shape[1]
-    cw = None if class_weight is None else check_class_weight(class_weight, C, caller).to(
-        device=z.device, dtype=z.dtype)
+    checked = None if class_weight is None else check_class_weight(class_weight, C, caller)
+    positive = all_positive(checked)  # before .to(): the check is remembered for the original
+    cw = None if checked is None else checked.to(device=z.device, dtype=z.dtype)
     t = targets.long()
     if z.device.type != "cpu":  # a device-side assert would be cryptic: check first (a sync)
         check_index_range(t, C, ignore_index, caller)
@@ -305,6 +323,13 @@ def weighted_cross_entropy(x, targets, *, class_weight=None, ignore_index=None,
                 label_smoothing=label_smoothing, reduction=reduction),
             t, C, ignore_index, caller)
         return out.to(x.dtype)
+    if reduction == "mean" and s is None and ignore_index is None and positive:
+        # Every element has a positive weight, so Σ w > 0: PyTorch's own weighted mean is
+        # exactly ours (label smoothing included, TRAPS 8), at no extra cost.
+        return _native_checked(
+            lambda: F.cross_entropy(z, t, weight=cw, label_smoothing=label_smoothing,
+                                    ignore_index=NO_IGNORE), t, C, ignore_index, caller
+        ).to(x.dtype)
     if s is None and reduction != "none" and z.dim() == 2 and label_smoothing == 0:
         # One pass gives Σ w·l and Σ w (PyTorch's own total weight).
         num, total = _native_checked(

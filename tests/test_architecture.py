@@ -30,7 +30,7 @@ PACKAGE = "wce"
 # Lowest first. A module belongs to the first layer with a matching pattern:
 # "x" matches the module x and everything under it; "x*" any module whose name starts with x.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("validation", ("wce._validation", "wce._optional")),
+    ("validation", ("wce._validation", "wce._optional", "wce._types")),
     ("weights", ("wce.weights",)),
     ("losses", ("wce.losses",)),
     ("array math", ("wce._array*",)),

@@ -195,3 +195,93 @@ def test_unsupported_lightgbm_version_raises(monkeypatch):
     with pytest.raises(ImportError, match=r"wce.lightgbm needs lightgbm >= 4.0. Found lightgbm "
                                           r"3.3.5.*pip install -U 'lightgbm>=4.0'"):
         import wce.lightgbm  # noqa: F401
+
+
+def test_multiclass_objective_refuses_a_single_margin_column():
+    obj = LGBMObjective.multiclass()
+    data = lgb.Dataset(np.zeros((4, 1)), label=[0, 0, 0, 0]).construct()
+    for call in (lambda: obj.grad_hess(np.zeros((4, 1)), [0, 0, 0, 0]),
+                 lambda: obj(np.zeros((4, 1)), data),
+                 lambda: obj.value(np.zeros((4, 1)), [0, 0, 0, 0])):
+        with pytest.raises(ValueError, match=r"K >= 2 columns.*Got shape \(4, 1\).*"
+                                             r"LGBMObjective.binary"):
+            call()
+
+
+def test_classifier_accepts_every_lgbmclassifier_keyword(rng):
+    import inspect
+
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = _binary_data(rng, n=400)
+    native = [k for k, p in inspect.signature(lgb.LGBMModel.__init__).parameters.items()
+              if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+              and k not in ("self", "objective")]
+    assert set(native) <= set(WeightedLGBMClassifier(**{k: None for k in native}).get_params())
+    keywords = {"subsample": 0.7, "subsample_freq": 1, "colsample_bytree": 0.5,
+                "min_child_samples": 5, "reg_lambda": 2.0, "num_leaves": 7}
+    clf = WeightedLGBMClassifier(n_estimators=8, n_jobs=1, **keywords)
+    copy = clone(clf)
+    assert {k: copy.get_params()[k] for k in keywords} == keywords
+    # LightGBM resolves the scikit-learn names: same model as the native names in params
+    as_params = WeightedLGBMClassifier(n_estimators=8, n_jobs=1, params={
+        "bagging_fraction": 0.7, "bagging_freq": 1, "feature_fraction": 0.5,
+        "min_data_in_leaf": 5, "lambda_l2": 2.0, "num_leaves": 7})
+    np.testing.assert_allclose(clf.fit(X, y).predict_proba(X), as_params.fit(X, y).predict_proba(X))
+    plain = WeightedLGBMClassifier(n_estimators=8, n_jobs=1).fit(X, y)
+    assert not np.allclose(plain.predict_proba(X), clf.predict_proba(X))
+    clf.set_params(**{k: None for k in keywords})
+    np.testing.assert_allclose(clf.fit(X, y).predict_proba(X), plain.predict_proba(X))
+    assert clf.feature_importances_.shape == (X.shape[1],)
+    np.testing.assert_array_equal(clf.feature_importances_, clf.booster_.feature_importance())
+    gain = clf.set_params(importance_type="gain").feature_importances_
+    np.testing.assert_allclose(gain, clf.booster_.feature_importance(importance_type="gain"))
+    assert clf.n_features_in_ == X.shape[1] and clf.classes_.tolist() == [0.0, 1.0]
+    grid = GridSearchCV(WeightedLGBMClassifier(n_estimators=5, n_jobs=1, subsample_freq=1),
+                        {"subsample": [0.6, 1.0], "max_depth": [2, 4]}, cv=3).fit(X, y)
+    assert len(grid.cv_results_["params"]) == 4
+    assert grid.best_estimator_.get_params()["subsample"] == grid.best_params_["subsample"]
+    scores = cross_val_score(WeightedLGBMClassifier(n_estimators=5, n_jobs=1, subsample=0.8,
+                                                    subsample_freq=1, class_weight="balanced"),
+                             X, y, cv=3, scoring="balanced_accuracy")
+    assert scores.shape == (3,) and np.all(scores > 0.5)
+    with pytest.raises(ValueError, match=r"sets the objective itself.*'objective'.*loss="):
+        WeightedLGBMClassifier(objective="binary").fit(X, y)
+
+
+def test_classifier_best_score_after_early_stopping(rng):
+    X, y = _binary_data(rng, n=600)
+    clf = WeightedLGBMClassifier(n_estimators=200, learning_rate=0.5, early_stopping_rounds=3,
+                                 n_jobs=1, num_leaves=7)
+    clf.fit(X[:400], y[:400], eval_set=[(X[400:], y[400:])])
+    assert 0 < clf.best_iteration_ < 200
+    assert np.isfinite(clf.best_score_["valid_0"]["weighted_logloss"])
+
+
+def test_objective_in_native_lgbmclassifier_trains_like_the_wrapper(rng):
+    """lightgbm.LGBMClassifier calls obj(y_true, y_pred, weight, group): same raw scores as
+    WeightedLGBMClassifier when started from the same init_score."""
+    X, y = _binary_data(rng, n=500)
+    sw = rng.uniform(0.5, 2.0, len(y))
+    common = {"n_estimators": 10, "n_jobs": 1, "verbose": -1, "random_state": 0}
+    obj = LGBMObjective.binary(pos_weight=3.0)
+    ours = WeightedLGBMClassifier(class_weight=(1.0, 3.0), n_estimators=10, n_jobs=1).fit(
+        X, y, sample_weight=sw)
+    native = lgb.LGBMClassifier(objective=obj, **common).fit(
+        X, y, sample_weight=sw, init_score=obj.init_score(y, sw))
+    raw = native.predict(X, raw_score=True) + obj.base_margin(y, sw)  # LightGBM#3312
+    np.testing.assert_allclose(raw, ours.decision_function(X), atol=1e-9)
+    y3 = np.minimum((X[:, 1] > 0).astype(int) + (X[:, 2] > 1), 2)
+    obj = LGBMObjective.multiclass(class_weight=[1.0, 2.0, 5.0])
+    ours = WeightedLGBMClassifier(class_weight=[1.0, 2.0, 5.0], n_estimators=10, n_jobs=1).fit(X, y3)
+    native = lgb.LGBMClassifier(objective=obj, **common).fit(X, y3, init_score=obj.init_score(y3))
+    raw = native.predict(X, raw_score=True) + obj.base_margin(y3)
+    np.testing.assert_allclose(raw, ours.decision_function(X), atol=1e-9)
+    # trivial weighting: the built-in binary objective, from the same start
+    obj = LGBMObjective.binary()
+    init = obj.init_score(y)
+    custom = lgb.LGBMClassifier(objective=obj, **common).fit(X, y, init_score=init)
+    builtin = lgb.LGBMClassifier(objective="binary", **common).fit(X, y, init_score=init)
+    np.testing.assert_allclose(custom.predict(X, raw_score=True), builtin.predict(X, raw_score=True),
+                               atol=1e-6)

@@ -152,7 +152,8 @@ def test_bad_method_and_incompatible_estimators(data):
         ClassWeightedClassifier(KNeighborsClassifier()).fit(X, y)
     with pytest.raises(ValueError, match="has no 'class_weight' parameter. Use method='sample_weight'"):
         ClassWeightedClassifier(GradientBoostingClassifier(), method="class_weight").fit(X, y)
-    with pytest.raises(ValueError, match="The 'scheme' parameter of class_weights must be one of"):
+    with pytest.raises(ValueError, match="The 'scheme' parameter of ClassWeightedClassifier must "
+                                         "be None, 'none' or one of"):
         ClassWeightedClassifier(LogisticRegression(), scheme="balance").fit(X, y)
     with pytest.raises(ValueError, match="takes 1-D class labels"):
         ClassWeightedClassifier(LogisticRegression()).fit(X, np.zeros((len(y), 2)))
@@ -206,3 +207,45 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(wce.sklearn, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("scheme", [None, "none", "None"])
+def test_scheme_none_is_a_plain_unweighted_fit(data, scheme):
+    X, y = data
+    ours = ClassWeightedClassifier(LogisticRegression(max_iter=500), scheme=scheme).fit(X, y)
+    ref = LogisticRegression(max_iter=500).fit(X, y)
+    assert ours.class_weight_ is None and ours.estimator_.class_weight is None
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-12)
+    # a sample_weight given to fit is still passed on, unchanged
+    sw = np.linspace(0.5, 2.0, len(y))
+    ours = ClassWeightedClassifier(GradientBoostingClassifier(n_estimators=5, random_state=0),
+                                   scheme=scheme).fit(X, y, sample_weight=sw)
+    ref = GradientBoostingClassifier(n_estimators=5, random_state=0).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-12)
+
+
+def test_scheme_none_works_without_any_weight_support_and_refuses_unusable_sample_weight(data):
+    X, y = data
+    clf = ClassWeightedClassifier(KNeighborsClassifier(), scheme=None).fit(X, y)
+    np.testing.assert_array_equal(clf.predict(X), KNeighborsClassifier().fit(X, y).predict(X))
+    with pytest.raises(ValueError, match="takes no 'sample_weight'"):
+        ClassWeightedClassifier(KNeighborsClassifier(), scheme=None).fit(X, y, sample_weight=np.ones(len(y)))
+
+
+def test_grid_search_over_no_weighting_and_balanced(data):
+    X, y = data
+    cv = KFold(n_splits=3, shuffle=True, random_state=0)
+    grid = GridSearchCV(ClassWeightedClassifier(LogisticRegression(max_iter=500)),
+                        {"scheme": [None, "balanced"]}, cv=cv, scoring="balanced_accuracy").fit(X, y)
+    assert [p["scheme"] for p in grid.cv_results_["params"]] == [None, "balanced"]
+    assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
+    plain = GridSearchCV(LogisticRegression(max_iter=500), {"class_weight": [None, "balanced"]},
+                         cv=cv, scoring="balanced_accuracy").fit(X, y)
+    np.testing.assert_allclose(grid.cv_results_["mean_test_score"],
+                               plain.cv_results_["mean_test_score"], atol=1e-12)
+
+
+def test_unknown_scheme_is_refused_naming_the_choices(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"'scheme' parameter of ClassWeightedClassifier must be None"):
+        ClassWeightedClassifier(LogisticRegression(), scheme="bogus").fit(X, y)

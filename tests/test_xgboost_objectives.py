@@ -406,3 +406,98 @@ def test_unsupported_xgboost_version_raises(monkeypatch):
     monkeypatch.delitem(sys.modules, "wce.xgboost")
     with pytest.raises(ImportError, match="xgboost >= 3.1"):
         import wce.xgboost  # noqa: F401
+
+
+def test_multiclass_objective_refuses_a_single_margin_column():
+    obj = XGBObjective.multiclass()
+    for call in (lambda: obj.grad_hess(np.zeros((4, 1)), [0, 0, 0, 0]),
+                 lambda: obj.value(np.zeros((4, 1)), [0, 0, 0, 0])):
+        with pytest.raises(ValueError, match=r"K >= 2 columns.*Got shape \(4, 1\).*"
+                                             r"XGBObjective.binary"):
+            call()
+
+
+def test_classifier_accepts_every_xgbclassifier_keyword(rng):
+    import inspect
+
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = _binary_data(rng, n=400)
+    # every keyword the native classifier names is accepted and listed by get_params
+    native = [k for k, p in inspect.signature(xgb.XGBModel.__init__).parameters.items()
+              if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+              and k not in ("self", "objective")]
+    clf = WeightedXGBClassifier(**{k: None for k in native})
+    assert set(native) <= set(clf.get_params())
+    clf = WeightedXGBClassifier(n_estimators=8, n_jobs=1, subsample=0.7, colsample_bytree=0.5,
+                                min_child_weight=3, reg_lambda=2.0)
+    copy = clone(clf)
+    assert copy.get_params()["subsample"] == 0.7 and copy.get_params()["min_child_weight"] == 3
+    assert "subsample=0.7" in repr(copy)
+    # the keywords reach the booster: same model as with params={...}
+    as_params = WeightedXGBClassifier(n_estimators=8, n_jobs=1, params={
+        "subsample": 0.7, "colsample_bytree": 0.5, "min_child_weight": 3, "reg_lambda": 2.0})
+    np.testing.assert_allclose(clf.fit(X, y).predict_proba(X), as_params.fit(X, y).predict_proba(X))
+    plain = WeightedXGBClassifier(n_estimators=8, n_jobs=1).fit(X, y)
+    assert not np.allclose(plain.predict_proba(X), clf.predict_proba(X))
+    # set_params of a keyword, and None restores the library default
+    clf.set_params(subsample=None, colsample_bytree=None, min_child_weight=None, reg_lambda=None)
+    np.testing.assert_allclose(clf.fit(X, y).predict_proba(X), plain.predict_proba(X))
+    # fitted attributes of the native classifier
+    assert clf.feature_importances_.shape == (X.shape[1],)
+    np.testing.assert_allclose(clf.feature_importances_.sum(), 1.0, rtol=1e-6)
+    assert clf.n_features_in_ == X.shape[1] and clf.classes_.tolist() == [0.0, 1.0]
+    weight = clf.set_params(importance_type="weight").feature_importances_
+    assert not np.allclose(weight, plain.feature_importances_)
+    grid = GridSearchCV(WeightedXGBClassifier(n_estimators=5, n_jobs=1),
+                        {"subsample": [0.6, 1.0], "max_depth": [2, 4]}, cv=3).fit(X, y)
+    assert grid.best_params_["subsample"] in (0.6, 1.0) and len(grid.cv_results_["params"]) == 4
+    assert grid.best_estimator_.get_params()["subsample"] == grid.best_params_["subsample"]
+    scores = cross_val_score(WeightedXGBClassifier(n_estimators=5, n_jobs=1, subsample=0.8,
+                                                   class_weight="balanced"),
+                             X, y, cv=3, scoring="balanced_accuracy")
+    assert scores.shape == (3,) and np.all(scores > 0.5)
+
+
+def test_classifier_best_iteration_and_wrapper_keywords(rng):
+    X, y = _binary_data(rng, n=600)
+    clf = WeightedXGBClassifier(n_estimators=200, learning_rate=0.5, early_stopping_rounds=3,
+                                n_jobs=1, missing=-999.0, callbacks=[])
+    clf.fit(X[:400], y[:400], eval_set=[(X[400:], y[400:])])
+    assert clf.best_iteration == clf.best_iteration_ < 199
+    assert np.isfinite(clf.best_score)
+    assert clf.get_booster() is clf.booster_
+    with pytest.raises(AttributeError):
+        WeightedXGBClassifier(n_estimators=3).fit(X, y).best_iteration
+    with pytest.raises(ValueError, match=r"sets the objective itself.*'objective'.*loss="):
+        WeightedXGBClassifier(objective="binary:logistic").fit(X, y)
+
+
+def test_objective_in_native_xgbclassifier_trains_like_the_wrapper(rng):
+    """xgboost.XGBClassifier calls obj(y_true, y_pred[, sample_weight=w]): same model as
+    WeightedXGBClassifier when started from the same base_score."""
+    X, y = _binary_data(rng, n=500)
+    sw = rng.uniform(0.5, 2.0, len(y))
+    common = {"n_estimators": 10, "n_jobs": 1, "tree_method": "hist", "learning_rate": 0.1,
+              "random_state": 0}
+    # trivial weighting: the built-in binary:logistic, from the same start
+    plain = xgb.XGBClassifier(objective=XGBObjective.binary(), base_score=0.3, **common).fit(X, y)
+    builtin = xgb.XGBClassifier(objective="binary:logistic", base_score=0.3, **common).fit(X, y)
+    np.testing.assert_allclose(plain.predict_proba(X), builtin.predict_proba(X), atol=1e-6)
+    # weighted binary, with sample weights (passed as sample_weight=)
+    ours = WeightedXGBClassifier(class_weight=(1.0, 3.0), n_estimators=10, n_jobs=1).fit(
+        X, y, sample_weight=sw)
+    start = float(1.0 / (1.0 + np.exp(-ours.init_margin_)))  # binary:logistic takes a probability
+    native = xgb.XGBClassifier(objective=XGBObjective.binary(pos_weight=3.0), base_score=start,
+                               **common).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(native.predict_proba(X), ours.predict_proba(X), atol=1e-6)
+    # multiclass: XGBoost hands (n, K) margins
+    y3 = np.minimum((X[:, 1] > 0).astype(int) + (X[:, 2] > 1), 2)
+    ours = WeightedXGBClassifier(class_weight=[1.0, 2.0, 5.0], n_estimators=10, n_jobs=1).fit(X, y3)
+    native = xgb.XGBClassifier(objective=XGBObjective.multiclass(class_weight=[1.0, 2.0, 5.0]),
+                               base_score=ours.init_margin_.tolist(), **common).fit(X, y3)
+    np.testing.assert_allclose(native.predict_proba(X), ours.predict_proba(X), atol=1e-6)
+    # the arrays form checks its labels like the DMatrix form
+    with pytest.raises(ValueError, match="integer class indices"):
+        XGBObjective.binary()(np.array([0.0, 2.0]), np.zeros(2))

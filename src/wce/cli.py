@@ -1,4 +1,4 @@
-"""Command line: ``wce weights``, and the experiment commands (``wce compare``, ...).
+"""The ``wce`` command (also ``python -m wce``): class weights of a data set, and experiments.
 
 Errors a user can fix print one line to stderr and exit with code 2.
 """
@@ -14,6 +14,13 @@ from typing import Sequence
 
 from .reporting.console import console
 from .weights import NORMALIZATIONS, SCHEMES
+
+DESCRIPTION = (
+    "wce: weighted cross-entropy for imbalanced classification. Compute the class counts and "
+    "class weights of a data set, or compare ways of handling class imbalance (class weights, "
+    "focal and other losses, threshold moving, resampling) by cross-validation and write a "
+    "report. Run 'wce COMMAND --help' for the options of a command."
+)
 
 # Modules that add sub-commands: each defines register(subparsers).
 COMMAND_MODULES = ("wce.experiments.cli", "wce.experiments.longtail_cli")
@@ -73,20 +80,45 @@ def _weights_command(args) -> int:
     return 0
 
 
+def version() -> str:
+    """The installed distribution's version, else (a source tree not installed) ``wce.__version__``."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as distribution_version
+
+    try:
+        return distribution_version("wce")
+    except PackageNotFoundError:
+        # The package is always loaded before its submodules, so no import is needed here.
+        return str(getattr(sys.modules.get("wce"), "__version__", "unknown"))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wce", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    w = sub.add_parser("weights", help="class counts and class weights of a data set or file")
+    parser = argparse.ArgumentParser(prog="wce", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"wce {version()}",
+                        help="print the version of wce and exit")
+    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
+    w = sub.add_parser(
+        "weights", help="class counts and class weights of a data set or file",
+        description="Count the classes of a labelled CSV or Parquet file, or of a bundled data "
+                    "set, and print the class weights of a scheme (and, for two classes, the "
+                    "pos_weight n_neg / n_pos).")
     w.add_argument("data", help="CSV/Parquet path, or a data set spec such as keel:yeast4")
-    w.add_argument("--target", help="label column (files)")
-    w.add_argument("--scheme", default="balanced", choices=SCHEMES[:5])
-    w.add_argument("--normalize", default="none", choices=NORMALIZATIONS)
-    w.add_argument("--beta", type=float, default=0.999, help="beta of effective_number")
-    w.add_argument("--zero-count", default="error", choices=("error", "zero", "max"))
+    w.add_argument("--target", help="label column (required for files)")
+    w.add_argument("--scheme", default="balanced", choices=SCHEMES[:5],
+                   help="how weights follow from counts (default balanced: n / (k * n_c))")
+    w.add_argument("--normalize", default="none", choices=NORMALIZATIONS,
+                   help="rescale the weights (default none)")
+    w.add_argument("--beta", type=float, default=0.999,
+                   help="beta of effective_number (default 0.999)")
+    w.add_argument("--zero-count", default="error", choices=("error", "zero", "max"),
+                   help="a class with no examples: refuse (default), weight 0, or the largest "
+                        "weight of the present classes")
     w.add_argument("--null", default="error", choices=("error", "skip"),
                    help="missing labels: refuse (default) or leave out of the counts")
-    w.add_argument("--engine", default="local", choices=("local", "dask", "spark"))
-    w.add_argument("--format", default="table", choices=("table", "json"))
+    w.add_argument("--engine", default="local", choices=("local", "dask", "spark"),
+                   help="where to count the file (default local)")
+    w.add_argument("--format", default="table", choices=("table", "json"),
+                   help="output format (default table)")
     w.add_argument("--no-progress", dest="progress", action="store_false",
                    help="hide the progress bar shown while counting files")
     w.set_defaults(func=_weights_command)

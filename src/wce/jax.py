@@ -34,6 +34,7 @@ from . import _array as A
 from . import _validation as V
 from . import losses as reference
 from ._optional import require
+from ._types import LossType, Reduction
 
 jax = require("jax")
 jnp = require("jax.numpy")
@@ -105,7 +106,7 @@ def _loss(name: str, logits, targets, reduction: str, check: bool, options: dict
     return A.reduce(OPS, elements, reduction).astype(jnp.asarray(logits).dtype)
 
 
-def numerator_denominator(loss, logits: Any, targets: Any, *, reduction: str = "mean",
+def numerator_denominator(loss, logits: Any, targets: Any, *, reduction: Reduction = "mean",
                           check: bool = False, **options: Any):
     """``(Σ w·l, denominator)`` of a :mod:`wce.jax` loss, for a global weighted mean (TRAPS 9).
 
@@ -137,7 +138,7 @@ def weighted_cross_entropy(
     label_smoothing: float = 0.0,
     sample_weight: Any = None,
     from_logits: bool = True,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     check: bool = False,
 ):
     r"""Weighted multiclass cross-entropy (JAX).
@@ -184,7 +185,7 @@ def binary_cross_entropy(
     ignore_index: float | None = None,
     label_smoothing: float = 0.0,
     from_logits: bool = True,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     check: bool = False,
 ):
     r"""Weighted binary cross-entropy (JAX), in the ``class_weight``, ``alpha`` or ``pos_weight`` form.
@@ -226,7 +227,7 @@ def focal_loss(
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
     sample_weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     check: bool = False,
 ):
     r"""Multiclass (softmax) focal loss (JAX).
@@ -263,7 +264,7 @@ def binary_focal_loss(
     pos_weight: Any = None,
     sample_weight: Any = None,
     ignore_index: float | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     check: bool = False,
 ):
     r"""Binary (sigmoid) focal loss (JAX), torchvision's formula.
@@ -295,11 +296,11 @@ def class_balanced_loss(
     *,
     samples_per_class: Any,
     beta: float = 0.9999,
-    loss_type: str = "softmax",
+    loss_type: LossType = "softmax",
     gamma: float = 2.0,
     ignore_index: int | None = None,
     sample_weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     check: bool = False,
 ):
     r"""Class-balanced loss (JAX): weights ``(1 - β) / (1 - β^{n_c})`` normalised to sum to C.
@@ -330,7 +331,7 @@ def cost_sensitive_cross_entropy(
     class_weight: Any = None,
     ignore_index: int | None = None,
     sample_weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     check: bool = False,
 ):
     r"""Cost-sensitive ("real-world-weight") cross-entropy (JAX).
@@ -367,7 +368,7 @@ def logit_adjusted_cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
     sample_weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     check: bool = False,
 ):
     r"""Logit-adjusted cross-entropy (JAX): CE of ``logits + tau * log(prior)``.
@@ -398,7 +399,7 @@ def balanced_softmax_cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
     sample_weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     check: bool = False,
 ):
     r"""Balanced softmax cross-entropy (JAX): CE of ``logits + log(samples_per_class)``.
@@ -435,7 +436,7 @@ def ldam_loss(
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
     sample_weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     check: bool = False,
 ):
     r"""LDAM loss (JAX): weighted CE of ``scale * (logits - Δ_y e_y)`` with ``Δ_c ∝ n_c^{-1/4}``.

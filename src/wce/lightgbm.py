@@ -38,6 +38,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from ._optional import require
 from .gbdt._classifier import WeightedGBDTClassifier
@@ -59,7 +60,16 @@ class LGBMObjective(Objective):
     library = "lightgbm"
     native_hessian_factor = staticmethod(lambda k: k / (k - 1.0))
 
-    def __call__(self, preds: np.ndarray, train_data: Any) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, preds: np.ndarray, train_data: Any, weight: Any = None, group: Any = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient and Hessian, called either way LightGBM calls an objective.
+
+        ``lightgbm.train`` calls ``obj(preds, dataset)``; ``lightgbm.LGBMClassifier(
+        objective=obj)`` calls ``obj(y_true, y_pred, weight, group)`` (``group`` is
+        unused): an array (not a ``Dataset``) in second place is taken as that form.
+        """
+        if not hasattr(train_data, "get_label"):
+            return self._arrays_round(preds, train_data, weight)
         k = preds.shape[1] if self.multiclass and preds.ndim == 2 else None
         labels, weights = self._data(train_data, train_data.get_label, train_data.get_weight, k)
         return self._boosting_round(preds, labels, weights)
@@ -84,9 +94,21 @@ def _repeat(base: float | np.ndarray, n: int) -> np.ndarray:
 class WeightedLGBMClassifier(WeightedGBDTClassifier):
     """scikit-learn classifier boosting a weighted loss with LightGBM.
 
-    Same parameters as :class:`wce.xgboost.WeightedXGBClassifier`; ``params``
-    holds any other LightGBM parameter (``num_leaves``, ``min_child_samples``...).
-    The start (``init_margin_``) is added back to LightGBM's raw scores.
+    Same parameters as :class:`wce.xgboost.WeightedXGBClassifier`, and every
+    other keyword of ``lightgbm.LGBMClassifier`` (``num_leaves``,
+    ``min_child_samples``, ``subsample``, ``subsample_freq``,
+    ``colsample_bytree``, ``reg_alpha``, ``boosting_type``...) or any LightGBM
+    parameter: listed by ``get_params`` and passed to LightGBM, which resolves
+    the scikit-learn names as aliases; ``importance_type`` (default
+    ``"split"``) is for ``feature_importances_``. ``params`` (a dict) is applied
+    last. The start (``init_margin_``) is added back to LightGBM's raw scores.
+
+    Attributes:
+      booster_: the fitted ``lightgbm.Booster``.
+      feature_importances_: importances of ``importance_type``, shape ``(n_features,)``.
+      best_iteration_: the number of rounds ``predict`` uses; best_score_: the
+        early-stopping scores, as in ``LGBMClassifier``.
+      classes_, n_features_in_: as in scikit-learn.
 
     Example:
       >>> import numpy as np
@@ -99,6 +121,7 @@ class WeightedLGBMClassifier(WeightedGBDTClassifier):
     """
 
     _objective_class = LGBMObjective
+    _refused_keys = frozenset({"objective", "objective_type", "app", "application"})
 
     def _params(self, objective: LGBMObjective) -> dict:
         return self._booster_params(objective, {"objective": objective, "metric": "None",
@@ -118,7 +141,15 @@ class WeightedLGBMClassifier(WeightedGBDTClassifier):
                             valid_sets=valid or None, feval=objective.metric if valid else None,
                             callbacks=callbacks)
         self.best_iteration_ = booster.best_iteration or booster.current_iteration()
+        self.best_score_ = booster.best_score
         return booster
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Importances of ``importance_type`` (``"split"`` or ``"gain"``), as LightGBM gives them."""
+        check_is_fitted(self, "booster_")
+        kind = self._extra().get("importance_type", "split")
+        return self.booster_.feature_importance(importance_type=kind)
 
     def _raw(self, X):
         raw = self.booster_.predict(X, raw_score=True, num_iteration=self.best_iteration_)

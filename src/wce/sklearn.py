@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _validation as V
 from ._optional import require
-from .weights import ClassCounts, class_weights, resolve_class_weight
+from .weights import SCHEMES, ClassCounts, class_weights, resolve_class_weight
 
 require("sklearn", purpose="wce.sklearn")
 
@@ -115,12 +115,16 @@ class ClassWeightedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
     Args:
       estimator: an unfitted scikit-learn classifier (or Pipeline ending in one).
       scheme, normalize, beta, manual, cost_matrix: passed to
-        :func:`wce.weights.class_weights`.
+        :func:`wce.weights.class_weights`. ``scheme=None`` (or ``"none"``) means
+        no class weighting: a plain fit of ``estimator`` as given (only a
+        ``sample_weight`` given to ``fit`` is passed on), so an unweighted fit
+        can sit in the same grid, e.g. ``{"scheme": [None, "balanced"]}``.
       method: ``"auto"``, ``"class_weight"`` or ``"sample_weight"``.
 
     Attributes:
       estimator_: the fitted clone.
-      class_weight_: ``{class: weight}`` used in the last ``fit``.
+      class_weight_: ``{class: weight}`` used in the last ``fit``; ``None`` after
+        a fit with ``scheme=None``.
       classes_: the class labels, as the fitted estimator reports them.
 
     Example:
@@ -140,7 +144,7 @@ class ClassWeightedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         self,
         estimator: Any,
         *,
-        scheme: str = "balanced",
+        scheme: str | None = "balanced",
         normalize: str = "none",
         beta: float = 0.999,
         manual: Any = None,
@@ -185,6 +189,14 @@ class ClassWeightedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         if y is None:
             raise ValueError(f"{CALLER} requires y to be passed, but the target y is None.")
         check_classification_targets(y)  # refuses continuous, NaN/inf and complex targets
+        if self.scheme is None or (isinstance(self.scheme, str) and self.scheme.lower() == "none"):
+            return self._fit_unweighted(X, y, sample_weight, fit_params)
+        if not isinstance(self.scheme, str) or self.scheme not in SCHEMES:
+            choices = ", ".join(repr(s) for s in SCHEMES)
+            raise ValueError(
+                f"The 'scheme' parameter of {CALLER} must be None, 'none' or one of {choices}. "
+                f"Got {self.scheme!r} instead."
+            )
         method, prefix = self._resolve_method()
         counts, weights = _weights_by_class(
             y, CALLER, scheme=self.scheme, normalize=self.normalize, beta=self.beta,
@@ -203,6 +215,23 @@ class ClassWeightedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
                 per_sample = per_sample * user
             fit_params[f"{prefix}sample_weight"] = per_sample
         self.estimator_ = estimator.fit(X, y, **fit_params)
+        return self
+
+    def _fit_unweighted(self, X: Any, y: Any, sample_weight: Any, fit_params: dict
+                        ) -> "ClassWeightedClassifier":
+        """``scheme=None``: fit a clone of ``estimator`` as it is, without class weights."""
+        V.check_one_of(self.method, "method", METHODS, caller=CALLER)
+        _weights_by_class(y, CALLER)  # the same 1-D label check as a weighted fit
+        prefix, final = _final_step(self.estimator)
+        if sample_weight is not None:
+            if not has_fit_parameter(final, "sample_weight"):
+                raise ValueError(
+                    f"{CALLER}: a sample_weight was given to fit but {type(final).__name__}.fit "
+                    "takes no 'sample_weight'."
+                )
+            fit_params[f"{prefix}sample_weight"] = sample_weight
+        self.class_weight_ = None
+        self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         return self
 
     @property

@@ -33,9 +33,11 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from ._optional import require
 from .gbdt._classifier import WeightedGBDTClassifier
@@ -61,7 +63,17 @@ class XGBObjective(Objective):
     def _dmatrix_data(self, dmatrix: Any, n_classes: int | None):
         return self._data(dmatrix, dmatrix.get_label, dmatrix.get_weight, n_classes)
 
-    def __call__(self, predt: np.ndarray, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, predt: np.ndarray, dtrain: Any, sample_weight: Any = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient and Hessian, called either way XGBoost calls an objective.
+
+        ``xgboost.train(..., obj=obj)`` calls ``obj(margins, dmatrix)``;
+        ``xgboost.XGBClassifier(objective=obj)`` calls ``obj(y_true, margins)`` or
+        ``obj(y_true, margins, sample_weight=w)``: an array (not a ``DMatrix``) in
+        second place is taken as that form.
+        """
+        if not hasattr(dtrain, "get_label"):
+            return self._arrays_round(predt, dtrain, sample_weight)
         k = predt.shape[1] if self.multiclass and predt.ndim == 2 else None
         labels, weights = self._dmatrix_data(dtrain, k)
         return self._boosting_round(predt, labels, weights)
@@ -79,9 +91,25 @@ class WeightedXGBClassifier(WeightedGBDTClassifier):
     as alpha) or ``"cost_sensitive"`` (``cost_matrix``). ``class_weight`` is
     ``None``, a :func:`wce.weights.class_weights` scheme name such as
     ``"balanced"``, a dict by label or an array in the order of ``classes_``.
-    ``params`` holds any other XGBoost parameter. The model starts from the
-    weighted prior (``base_score``) and ``predict_proba`` applies the link
-    itself, whatever XGBoost's ``predict`` would return.
+    Every other keyword of ``xgboost.XGBClassifier`` is accepted
+    (``subsample``, ``colsample_bytree``, ``min_child_weight``, ``reg_lambda``,
+    ``tree_method``, ``device``...), listed by ``get_params`` and passed to
+    XGBoost as a booster parameter; ``missing``, ``feature_types``,
+    ``feature_weights`` and ``enable_categorical`` go to the ``DMatrix``,
+    ``callbacks`` to ``xgboost.train`` and ``importance_type`` to
+    ``feature_importances_``. ``gamma`` is the focal parameter here: XGBoost's
+    split penalty is ``min_split_loss``. ``params`` (a dict) is applied last.
+    The model starts from the weighted prior (``base_score``) and
+    ``predict_proba`` applies the link itself, whatever XGBoost's ``predict``
+    would return.
+
+    Attributes:
+      booster_: the fitted ``xgboost.Booster`` (also ``get_booster()``).
+      feature_importances_: normalised importances of ``importance_type``
+        (``"gain"`` by default), shape ``(n_features,)``.
+      best_iteration, best_score: the early-stopping result (only after early stopping).
+      best_iteration_: the last round used by ``predict`` (0-based).
+      classes_, n_features_in_: as in scikit-learn.
 
     Example:
       >>> import numpy as np
@@ -94,6 +122,12 @@ class WeightedXGBClassifier(WeightedGBDTClassifier):
     """
 
     _objective_class = XGBObjective
+    _dmatrix_keys = frozenset({"missing", "feature_types", "feature_weights", "enable_categorical"})
+    _wrapper_keys = frozenset({"importance_type", "callbacks"}) | _dmatrix_keys
+
+    def _dmatrix(self, X, **kwargs):
+        extra = self._extra()
+        return xgb.DMatrix(X, **{k: extra[k] for k in self._dmatrix_keys if k in extra}, **kwargs)
 
     def _params(self, objective: XGBObjective) -> dict:
         base = self.init_margin_
@@ -104,20 +138,55 @@ class WeightedXGBClassifier(WeightedGBDTClassifier):
         }, threads="nthread")
 
     def _train(self, objective, X, y, sample_weight, evals):
-        dtrain = xgb.DMatrix(X, label=y, weight=sample_weight)
-        watch = [(xgb.DMatrix(Xv, label=yv), f"validation_{i}") for i, (Xv, yv) in enumerate(evals)]
+        dtrain = self._dmatrix(X, label=y, weight=sample_weight)
+        watch = [(self._dmatrix(Xv, label=yv), f"validation_{i}") for i, (Xv, yv) in enumerate(evals)]
+        params = self._params(objective)
+        if callable(params.get("eval_metric")):
+            raise ValueError(
+                f"{type(self).__name__}: eval_metric must name XGBoost metrics (a string or a "
+                "list of strings); the objective's own weighted loss is already reported on "
+                "eval_set for early stopping."
+            )
+        callbacks = self._extra().get("callbacks")
         booster = xgb.train(
-            self._params(objective), dtrain, self.n_estimators, obj=objective, evals=watch,
+            params, dtrain, self.n_estimators, obj=objective, evals=watch,
             custom_metric=objective.metric if watch else None,
             early_stopping_rounds=self.early_stopping_rounds if watch else None,
-            verbose_eval=False,
+            verbose_eval=False, callbacks=[copy.deepcopy(c) for c in callbacks or []] or None,
         )
         self.best_iteration_ = getattr(booster, "best_iteration", self.n_estimators - 1)
         return booster
 
     def _raw(self, X):
-        return self.booster_.predict(xgb.DMatrix(X), output_margin=True,
+        return self.booster_.predict(self._dmatrix(X), output_margin=True,
                                      iteration_range=(0, self.best_iteration_ + 1))
+
+    def get_booster(self) -> Any:
+        """The fitted ``xgboost.Booster``."""
+        check_is_fitted(self, "booster_")
+        return self.booster_
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Importances of ``importance_type`` (default ``"gain"``), normalised to sum to 1."""
+        booster = self.get_booster()
+        kind = self._extra().get("importance_type") or (
+            "weight" if self._extra().get("booster") == "gblinear" else "gain")
+        score = booster.get_score(importance_type=kind)
+        names = booster.feature_names or [f"f{i}" for i in range(self.n_features_in_)]
+        values = np.array([score.get(name, 0.0) for name in names], dtype=np.float32)
+        total = values.sum()
+        return values / total if total > 0 else values
+
+    @property
+    def best_iteration(self) -> int:
+        """The best round of early stopping (0-based), as ``XGBClassifier.best_iteration``."""
+        return self.get_booster().best_iteration
+
+    @property
+    def best_score(self) -> float:
+        """The best metric value of early stopping, as ``XGBClassifier.best_score``."""
+        return self.get_booster().best_score
 
 
 binary_objective = XGBObjective.binary

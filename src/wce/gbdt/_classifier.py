@@ -26,15 +26,26 @@ class WeightedGBDTClassifier(ClassifierMixin, BaseEstimator):
     training labels only (TRAPS 16), with :func:`wce.weights.resolve_class_weight`.
     Two classes use a sigmoid margin (cross-entropy or focal loss), otherwise softmax margins;
     ``loss="cost_sensitive"`` always uses softmax margins.
+
+    Any other keyword argument (``subsample=0.8``, ``colsample_bytree=0.5``,
+    ``min_child_weight=3``...) is kept as a parameter of its own: ``get_params``
+    lists it and ``set_params`` changes it, so ``clone`` and ``GridSearchCV`` handle
+    it like the named ones, and ``fit`` passes it to the library (a ``None`` value
+    leaves the library's default). ``params`` is applied last and wins.
     """
 
     _objective_class: type[Objective] = Objective
+    #: keyword arguments the library's scikit-learn wrapper keeps out of the booster parameters
+    _wrapper_keys: frozenset[str] = frozenset({"importance_type"})
+    #: keyword arguments refused: what they set is decided by ``loss`` and ``class_weight``
+    _refused_keys: frozenset[str] = frozenset({"objective"})
 
     def __init__(self, loss: str = "cross_entropy", *, class_weight: Any = None,
                  gamma: float = 2.0, cost_matrix: Any = None, n_estimators: int = 100,
                  learning_rate: float = 0.1, max_depth: int | None = None,
                  n_jobs: int | None = None, random_state: int | None = 0,
-                 early_stopping_rounds: int | None = None, params: dict | None = None):
+                 early_stopping_rounds: int | None = None, params: dict | None = None,
+                 **kwargs: Any):
         self.loss = loss
         self.class_weight = class_weight
         self.gamma = gamma
@@ -46,6 +57,42 @@ class WeightedGBDTClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.early_stopping_rounds = early_stopping_rounds
         self.params = params
+        self._kwargs = dict(kwargs)
+
+    # -- parameters ---------------------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict:
+        """The named parameters and every extra keyword argument."""
+        params = super().get_params(deep=deep)
+        params.update(getattr(self, "_kwargs", {}))
+        return params
+
+    def set_params(self, **params: Any):
+        """Set parameters; a name that is not a named parameter becomes a keyword argument,
+        passed to the library in ``fit``."""
+        if not params:
+            return self
+        names = set(self._get_param_names())
+        if not hasattr(self, "_kwargs"):
+            self._kwargs = {}
+        for key in [k for k in params if k not in names and "__" not in k]:
+            self._kwargs[key] = params.pop(key)
+        return super().set_params(**params) if params else self
+
+    def _extra(self) -> dict:
+        """The keyword arguments given a value, after refusing the ones ``loss`` decides."""
+        extra = {k: v for k, v in getattr(self, "_kwargs", {}).items() if v is not None}
+        refused = sorted(set(extra) & self._refused_keys)
+        if refused:
+            raise ValueError(
+                f"{type(self).__name__} sets the objective itself from 'loss' and "
+                f"'class_weight'; remove {', '.join(repr(k) for k in refused)}. Choose "
+                "loss='cross_entropy', 'focal' or 'cost_sensitive' instead."
+            )
+        return extra
+
+    def _extra_booster_params(self) -> dict:
+        """The keyword arguments that are booster parameters (not the wrapper's own)."""
+        return {k: v for k, v in self._extra().items() if k not in self._wrapper_keys}
 
     def _make_objective(self, y: np.ndarray) -> Objective:
         k = len(self.classes_)
@@ -75,6 +122,7 @@ class WeightedGBDTClassifier(ClassifierMixin, BaseEstimator):
             params["seed"] = self.random_state
         if objective.multiclass:
             params["num_class"] = len(self.classes_)
+        params.update(self._extra_booster_params())
         params.update(self.params or {})
         return params
 
@@ -91,6 +139,7 @@ class WeightedGBDTClassifier(ClassifierMixin, BaseEstimator):
                 f"class: {self.classes_.tolist()}."
             )
         y_enc = encoder.transform(y)
+        self._extra()  # refuse a conflicting keyword argument before any work
         objective = self._make_objective(y_enc)
         k = len(self.classes_) if objective.multiclass else 2
         y_enc, sw = objective.check_data(y_enc, sample_weight, n_classes=k)

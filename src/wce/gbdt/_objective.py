@@ -88,6 +88,10 @@ _FAST_PARAMS = {False: frozenset({"pos_weight", "class_weight", "alpha"}),
                 True: frozenset({"class_weight"})}
 
 
+#: The cache key of labels and weights handed over as arrays (the scikit-learn signatures).
+_ARRAYS = "arrays"
+
+
 def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     """Same shape and values (None and empty are alike: no weights)."""
     a_none, b_none = a is None or a.size == 0, b is None or b.size == 0
@@ -227,6 +231,15 @@ class Objective:
         w = self.params.get("alpha" if self.loss == "focal" else "class_weight")
         return np.ones(n_classes) if w is None else np.asarray(w, dtype=np.float64)
 
+    def _check_margin(self, margin: np.ndarray) -> None:
+        """Refuse a softmax margin with fewer than two columns (one per class)."""
+        if self.multiclass and margin.ndim == 2 and margin.shape[1] < 2:
+            raise ValueError(
+                f"{self.caller} (multiclass) needs margins of shape (n, K) with K >= 2 columns, "
+                f"one per class. Got shape {margin.shape}. For one margin per sample use the "
+                f"binary objective, {type(self).__name__}.binary(...), instead."
+            )
+
     def _factor(self, n_classes: int) -> float:
         if self.hessian_factor is not None:
             return self.hessian_factor
@@ -328,6 +341,7 @@ class Objective:
         of class-major arrays).
         """
         margin = np.asarray(margin)
+        self._check_margin(margin)
         if not checked:
             k = margin.shape[1] if self.multiclass and margin.ndim == 2 else None
             labels, sample_weight = self.check_data(labels, sample_weight, n_classes=k)
@@ -345,6 +359,20 @@ class Objective:
             return self._binary_grad_hess(margin, labels, sample_weight)
         return self._multiclass_grad_hess(margin, labels, sample_weight)
 
+    def _arrays_round(self, labels: Any, margin: Any, sample_weight: Any
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """A boosting round called the scikit-learn way: ``(y_true, y_pred[, sample_weight])``.
+
+        The libraries' scikit-learn classes hand over fresh label and weight arrays
+        every round; they are checked once and cached by value, like a data object's.
+        """
+        margin = np.asarray(margin)
+        self._check_margin(margin)
+        k = margin.shape[1] if self.multiclass and margin.ndim == 2 else None
+        weights = None if sample_weight is None else np.asarray(sample_weight)
+        y, sw = self._data(_ARRAYS, lambda: labels, lambda: weights, k)
+        return self._boosting_round(margin, y, sw)
+
     def _boosting_round(self, margin: Any, labels: np.ndarray, sample_weight: np.ndarray | None
                         ) -> tuple[np.ndarray, np.ndarray]:
         """Gradient and Hessian for the library, from the cached (checked) labels and weights.
@@ -354,6 +382,7 @@ class Objective:
         float64 result trains identical trees with half the memory traffic.
         """
         margin = np.asarray(margin)
+        self._check_margin(margin)
         if _numerics_overridden(type(self)):  # a subclass's own gradient is what trains
             return self.grad_hess(margin, labels, sample_weight, checked=True)
         fast = self._fast_grad_hess(margin, labels, sample_weight, dtype=np.float32)
@@ -475,6 +504,7 @@ class Objective:
     def value(self, margin: Any, labels: Any, sample_weight: Any = None) -> float:
         """The weighted mean loss ``Σ s_i l_i / Σ s_i w_{y_i}`` (the metric for early stopping)."""
         margin = np.asarray(margin)
+        self._check_margin(margin)
         k = margin.shape[1] if self.multiclass and margin.ndim == 2 else None
         y, sw = self.check_data(labels, sample_weight, n_classes=k)
         y = y if self.multiclass else y.astype(np.float64)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validation as V
+from .._types import Reduction
 from ._common import EPS, Terms, check_from_logits, sigmoid, softplus
 from ._reduction import reduce_value
 
@@ -134,7 +135,7 @@ def binary_cross_entropy(
     ignore_index: float | None = None,
     label_smoothing: float = 0.0,
     from_logits: bool = True,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ):
     r"""Weighted binary cross-entropy, in any of its three textbook forms.
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validation as V
+from .._types import LossType, Reduction
 from ..weights._schemes import effective_number_weights
 from ._common import Terms
 from ._cross_entropy import _weighted_cross_entropy_terms
@@ -23,7 +24,7 @@ def _class_balanced_loss_terms(
     *,
     samples_per_class: Any,
     beta: float = 0.9999,
-    loss_type: str = "softmax",
+    loss_type: LossType = "softmax",
     gamma: float = 2.0,
     ignore_index: int | None = None,
     sample_weight: Any = None,
@@ -52,11 +53,11 @@ def class_balanced_loss(
     *,
     samples_per_class: Any,
     beta: float = 0.9999,
-    loss_type: str = "softmax",
+    loss_type: LossType = "softmax",
     gamma: float = 2.0,
     ignore_index: int | None = None,
     sample_weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ):
     r"""Class-balanced loss: weighting by the inverse effective number of samples.
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validation as V
+from .._types import Reduction
 from ._common import Terms, log1m_softmax, log_softmax, prepare_multiclass
 from ._reduction import reduce_value
 
@@ -59,7 +60,7 @@ def cost_sensitive_cross_entropy(
     class_weight: Any = None,
     ignore_index: int | None = None,
     sample_weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ):
     r"""Cost-sensitive cross-entropy ("real-world-weight" cross-entropy).
 

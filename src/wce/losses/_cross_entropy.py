@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validation as V
+from .._types import Reduction
 from ._common import EPS, Terms, check_from_logits, log_softmax, prepare_multiclass
 from ._reduction import reduce_value
 
@@ -58,7 +59,7 @@ def weighted_cross_entropy(
     label_smoothing: float = 0.0,
     sample_weight: Any = None,
     from_logits: bool = True,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ):
     r"""Weighted multiclass cross-entropy.
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validation as V
+from .._types import Reduction
 from ._binary import prepare_binary
 from ._common import Terms, log1m_softmax, log_softmax, pow0, prepare_multiclass, softplus
 from ._reduction import reduce_value
@@ -63,7 +64,7 @@ def focal_loss(
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
     sample_weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ):
     r"""Multiclass (softmax) focal loss.
 
@@ -154,7 +155,7 @@ def binary_focal_loss(
     pos_weight: Any = None,
     sample_weight: Any = None,
     ignore_index: float | None = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ):
     r"""Binary (sigmoid) focal loss, as in torchvision's ``sigmoid_focal_loss``.
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validation as V
+from .._types import Reduction
 from ._common import Terms
 from ._cross_entropy import _weighted_cross_entropy_terms
 from ._reduction import reduce_value
@@ -81,7 +82,7 @@ def logit_adjusted_cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
     sample_weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ):
     r"""Logit-adjusted softmax cross-entropy.
 

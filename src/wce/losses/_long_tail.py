@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validation as V
+from .._types import Reduction
 from ._common import Terms
 from ._cross_entropy import _weighted_cross_entropy_terms
 from ._logit_adjusted import _logit_adjusted_cross_entropy_terms
@@ -101,7 +102,7 @@ def ldam_loss(
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
     sample_weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ):
     r"""Label-distribution-aware margin (LDAM) loss.
 
@@ -180,7 +181,7 @@ def balanced_softmax_cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
     sample_weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ):
     r"""Balanced softmax cross-entropy.
 

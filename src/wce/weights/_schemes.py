@@ -7,6 +7,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .. import _validation as V
+from .._types import (ClassWeightOptions, MedianDefinition, Normalization, Scheme, Unpack,
+                      ZeroCountPolicy)
 from ._counts import ClassCounts
 from ._labels import to_numpy
 
@@ -94,14 +96,14 @@ def _median_frequency(counts: ClassCounts, present: np.ndarray, definition: str)
 def class_weights(
     counts_or_labels: Any,
     *,
-    scheme: str = "balanced",
-    normalize: str = "none",
+    scheme: Scheme = "balanced",
+    normalize: Normalization = "none",
     classes: Sequence | None = None,
     beta: float = 0.999,
     manual: Any = None,
     cost_matrix: Any = None,
-    median_definition: str = "auto",
-    zero_count: str = "error",
+    median_definition: MedianDefinition = "auto",
+    zero_count: ZeroCountPolicy = "error",
 ) -> np.ndarray:
     r"""Per-class weights, in the class order of the counts (or of ``classes``).
 
@@ -218,7 +220,7 @@ def _normalise(w: np.ndarray, n: np.ndarray, normalize: str) -> np.ndarray:
     return w / scale
 
 
-def class_weight_dict(counts_or_labels: Any, **kwargs: Any) -> dict:
+def class_weight_dict(counts_or_labels: Any, **kwargs: Unpack[ClassWeightOptions]) -> dict:
     """:func:`class_weights` as ``{class: weight}``, for ``class_weight=`` in scikit-learn or Keras.
 
     Example:

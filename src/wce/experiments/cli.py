@@ -24,7 +24,7 @@ def _common(p) -> None:
     p.add_argument("--model", default="logreg", choices=MODELS, help="model (default logreg)")
     p.add_argument("--folds", type=int, default=5, help="stratified folds (default 5)")
     p.add_argument("--repeats", type=int, default=2, help="repeats of the k-fold (default 2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds and models (default 0)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--C", type=float, default=1.0, dest="C",
                    help="inverse L2 strength of logreg: penalty ||w||²/(2 C n) (default 1)")
@@ -55,7 +55,7 @@ def register(subparsers) -> None:
     c.set_defaults(func=compare_command)
 
     s = subparsers.add_parser(
-        "sweep", help="CV metrics as pos_weight goes from 1 past n_neg/n_pos",
+        "sweep", help="cross-validated metrics as pos_weight grows from 1 to beyond n_neg/n_pos",
         description="Choose a positive-class weight by cross-validation rather than by folklore.")
     s.add_argument("data", nargs="?", default=DEFAULT_DATASET)
     _common(s)

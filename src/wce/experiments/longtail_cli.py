@@ -63,24 +63,34 @@ def _command(args) -> int:
     return 0
 
 
+DESCRIPTION = (
+    "Build long-tailed training sets from real balanced data sets (the larger classes "
+    "subsampled to an imbalance ratio), train a small network with each long-tail method, "
+    "and write one report of balanced and per-group test error."
+)
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "longtail", help="long-tailed multiclass comparison on real data",
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description=DESCRIPTION)
     p.add_argument("--datasets", help="comma-separated: digits, penbased, optdigits, satimage, "
                    f"letter (default {FULL['datasets']}; with --quick {QUICK['datasets']})")
-    p.add_argument("--imbalance-ratios", default="10,100", help="n_max / n_min, comma-separated")
+    p.add_argument("--imbalance-ratios", default="10,100",
+                   help="n_max / n_min, comma-separated (default 10,100)")
     p.add_argument("--seeds", type=int, help=f"default {FULL['seeds']} ({QUICK['seeds']} with --quick)")
     p.add_argument("--epochs", type=int, help=f"default {FULL['epochs']} ({QUICK['epochs']} with --quick)")
     p.add_argument("--methods", help="comma-separated subset of the methods (default all: "
                    f"{', '.join(LONG_TAIL_METHODS)})")
-    p.add_argument("--beta", type=float, default=0.999, help="class-balanced beta")
-    p.add_argument("--gamma", type=float, default=1.0, help="focal gamma")
-    p.add_argument("--tau", type=float, default=1.0, help="logit adjustment tau")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--quick", action="store_true", help="small preset for a smoke run")
+    p.add_argument("--beta", type=float, default=0.999, help="class-balanced beta (default 0.999)")
+    p.add_argument("--gamma", type=float, default=1.0, help="focal gamma (default 1)")
+    p.add_argument("--tau", type=float, default=1.0, help="logit adjustment tau (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--quick", action="store_true",
+                   help="small preset for a smoke run: two data sets, one seed, 30 epochs")
     p.add_argument("--report-only", action="store_true",
                    help="rewrite report.md and the plots from the CSVs already in --out")
-    p.add_argument("--out", default=DEFAULT_OUT, help="report folder")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="do not print a line per trained model to stderr")
     p.set_defaults(func=_command)

@@ -9,11 +9,13 @@ got, and where useful the fix.
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
-REDUCTIONS = ("none", "sum", "mean", "mean_per_sample")
+from ._types import Reduction
+
+REDUCTIONS = get_args(Reduction)  # the Literal type's values: one list for checks and editors
 
 
 def _got(value: Any) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, get_args
 
 import numpy as np
 
@@ -12,17 +12,10 @@ from .._types import (ClassWeightOptions, MedianDefinition, Normalization, Schem
 from ._counts import ClassCounts
 from ._labels import to_numpy
 
-SCHEMES = (
-    "balanced",
-    "inverse",
-    "inverse_sqrt",
-    "effective_number",
-    "median_frequency",
-    "manual",
-    "cost_matrix",
-)
-NORMALIZATIONS = ("none", "sum_to_one", "sum_to_k", "mean_one")
-ZERO_COUNT_POLICIES = ("error", "zero", "max")
+# The runtime lists are the Literal types' values: one list, for checks and for editors.
+SCHEMES = get_args(Scheme)
+NORMALIZATIONS = get_args(Normalization)
+ZERO_COUNT_POLICIES = get_args(ZeroCountPolicy)
 #: The schemes computed from class counts, which a class weight may name.
 COUNT_SCHEMES = ("balanced", "inverse", "inverse_sqrt", "effective_number", "median_frequency")
 CALLER = "class_weights"

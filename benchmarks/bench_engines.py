@@ -1,25 +1,36 @@
-"""Counting class labels in a large Parquet file: local streaming vs Dask vs Spark.
+"""Counting class labels in a large file: wce's local reader vs DuckDB, Dask, Spark, pyarrow, pandas.
 
 A skewed integer label column (20 classes, Zipf-like) is generated in chunks
-with pyarrow into /tmp (not committed), then counted by
+with pyarrow into /tmp (not committed; 1M-row row groups), then counted by
 
 * ``local``   ``wce.weights.engines.count_file(engine="local")``: pyarrow record
-  batches, ``pyarrow.compute.value_counts`` per batch (bounded memory), at the
-  reader's default batch size (2**16 rows) and at ``batch_size=2**20``
-  (``local_batch_1m``);
+  batches of 2**16 rows, ``np.bincount`` on each batch's buffer (bounded memory);
+  ``local_batch_1m``: the same with ``batch_size=2**20``;
+* ``arrow_bincount``  the bare loop ``ParquetFile.iter_batches`` + ``np.bincount``
+  (no checks, no nulls, no negative labels): the floor the reader is measured against;
+* ``duckdb``  ``ClassCounts.from_sql("duckdb://", table=PATH)``: DuckDB's
+  ``SELECT label, count(*) FROM read_parquet(PATH) GROUP BY label``;
 * ``dask``    ``count_file(engine="dask")`` on Dask's threaded scheduler;
 * ``spark``   ``count_file(engine="spark")`` on a ``local[N]`` SparkSession
   (session start-up reported separately);
 * ``pyarrow_value_counts``  the whole column read, then ``pyarrow.compute.value_counts``;
 * ``pandas_value_counts``   ``pandas.read_parquet(...)[col].value_counts()``.
 
-Each method runs in a fresh subprocess so that its peak RSS (``VmHWM``) is
-its own; the Spark JVM's RSS is sampled with psutil (children of the driver).
-Every method's counts are checked against the local reader's. Times are
-medians of ``--repeats`` runs on a shared machine: read ratios, not absolutes.
+The same labels as CSV (smaller: ``--csv-rows``) are counted by ``csv_local``
+(``ClassCounts.from_csv``), ``csv_duckdb`` (``read_csv``) and
+``csv_pyarrow_value_counts`` (``pyarrow.csv.read_csv`` + ``value_counts``).
 
-Run:  python benchmarks/bench_engines.py            (10M and 100M rows)
-      python benchmarks/bench_engines.py --rows 1000000 --repeats 1   (quick)
+Each method runs in a fresh subprocess so that its peak RSS (``VmHWM``) is
+its own, once per round for ``--repeats`` rounds (the methods take turns, so that
+the shared machine's changing load falls on all of them alike; Spark, slow to
+start, runs its repeats in one process); the Spark JVM's RSS is sampled with psutil (children of the driver),
+and pyarrow's memory pool reports its own high-water mark. Every method's
+counts are checked against the local reader's. Times are medians of
+``--repeats`` runs on a shared machine: read ratios, not absolutes.
+
+Run:  python benchmarks/bench_engines.py            (10M and 100M rows, CSV at 10M)
+      python benchmarks/bench_engines.py --rows 1000000 --csv-rows 1000000 --repeats 1 \
+          --methods local duckdb pyarrow_value_counts csv_local --out /tmp/engines   (quick)
 """
 
 from __future__ import annotations
@@ -38,7 +49,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
-METHODS = ("local", "local_batch_1m", "dask", "spark", "pyarrow_value_counts", "pandas_value_counts")
+PARQUET_METHODS = ("local", "local_batch_1m", "arrow_bincount", "duckdb", "dask", "spark",
+                   "pyarrow_value_counts", "pandas_value_counts")
+CSV_METHODS = ("csv_local", "csv_duckdb", "csv_pyarrow_value_counts")
+METHODS = PARQUET_METHODS + CSV_METHODS
 TARGET = "label"
 N_CLASSES = 20
 CHUNK = 1_000_000
@@ -63,6 +77,23 @@ def make_file(rows: int, seed: int = 0) -> str:
         for start in range(0, rows, CHUNK):
             n = min(CHUNK, rows - start)
             writer.write_table(pa.table({TARGET: rng.choice(N_CLASSES, size=n, p=p)}, schema=schema))
+    os.replace(tmp, path)
+    return path
+
+
+def make_csv(rows: int) -> str:
+    """The same labels as :func:`make_file` as a one-column CSV file, written batch by batch."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    path = f"/tmp/wce_bench_labels_{rows}.csv"
+    if os.path.exists(path) and os.path.getsize(path) > rows:
+        return path
+    source = pq.ParquetFile(make_file(rows))
+    tmp = path + ".tmp"
+    with pacsv.CSVWriter(tmp, source.schema_arrow) as writer:
+        for batch in source.iter_batches(batch_size=CHUNK):
+            writer.write_batch(batch)
     os.replace(tmp, path)
     return path
 
@@ -114,6 +145,33 @@ def _counter(method: str, threads: int):
         session = local_session(f"local[{threads}]", **{"spark.sql.shuffle.partitions": str(threads),
                                                         "spark.driver.memory": "2g"})
         return lambda path: count_file(path, TARGET, engine="spark", spark=session).as_dict()
+    if method == "arrow_bincount":
+        import numpy as np
+        import pyarrow.parquet as pq
+
+        def run(path):
+            total = np.zeros(N_CLASSES, dtype=np.int64)
+            pf = pq.ParquetFile(path, pre_buffer=False)
+            for batch in pf.iter_batches(batch_size=1 << 16, columns=[TARGET]):
+                total += np.bincount(np.asarray(batch.column(0)), minlength=N_CLASSES)
+            return {i: int(n) for i, n in enumerate(total) if n}
+        return run
+    if method in ("duckdb", "csv_duckdb"):
+        from wce.weights import ClassCounts
+
+        return lambda path: ClassCounts.from_sql("duckdb://", table=path, target=TARGET).as_dict()
+    if method == "csv_local":
+        from wce.weights import ClassCounts
+
+        return lambda path: ClassCounts.from_csv(path, TARGET).as_dict()
+    if method == "csv_pyarrow_value_counts":
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
+
+        def run(path):
+            vc = pc.value_counts(pacsv.read_csv(path)[TARGET])
+            return dict(zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()))
+        return run
     if method == "pyarrow_value_counts":
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
@@ -157,7 +215,10 @@ def worker(method: str, path: str, repeats: int, threads: int, warmup: str) -> d
         times.append(time.perf_counter() - t)
     jvm.running = False
     jvm.join()
+    import pyarrow as pa
+
     return {"method": method, "times": times, "startup_s": startup,
+            "arrow_pool_peak_mb": pa.default_memory_pool().max_memory() / 2**20,
             "baseline_rss_mb": baseline / 2**20,
             "peak_rss_mb": _peak_rss_mb(),
             "jvm_peak_rss_mb": jvm.peak / 2**20 if jvm.peak else None,
@@ -167,6 +228,7 @@ def worker(method: str, path: str, repeats: int, threads: int, warmup: str) -> d
 # ---------------------------------------------------------------- parent
 def _environment() -> dict:
     import dask
+    import duckdb
     import numpy
     import pandas
     import pyarrow
@@ -180,52 +242,81 @@ def _environment() -> dict:
         pass
     return {"cpu_model": cpu, "cpu_count": os.cpu_count(), "python": platform.python_version(),
             "pyarrow": pyarrow.__version__, "dask": dask.__version__, "pyspark": pyspark.__version__,
-            "pandas": pandas.__version__, "numpy": numpy.__version__,
+            "pandas": pandas.__version__, "numpy": numpy.__version__, "duckdb": duckdb.__version__,
             "load_avg_1m_at_start": round(os.getloadavg()[0], 2)}
 
 
-def run_case(rows: int, methods, repeats: int, threads: int, timeout: float) -> list[dict]:
+def run_case(rows: int, fmt: str, methods, repeats: int, threads: int, timeout: float) -> list[dict]:
+    """Time ``methods`` on ``rows`` labels stored as ``fmt`` ("parquet" or "csv")."""
     import pyarrow.parquet as pq
 
     t = time.perf_counter()
-    path, warmup = make_file(rows), make_file(10_000)
-    print(f"{rows:,} rows: {path} ({os.path.getsize(path) / 2**20:.1f} MiB on disk, "
+    maker = make_file if fmt == "parquet" else make_csv
+    path, warmup = maker(rows), maker(10_000)
+    print(f"{rows:,} rows, {fmt}: {path} ({os.path.getsize(path) / 2**20:.1f} MiB on disk, "
           f"ready in {time.perf_counter() - t:.1f}s)", flush=True)
-    in_memory_mb = pq.ParquetFile(path).metadata.num_rows * 8 / 2**20  # int64 column
-    out, reference = [], None
+    in_memory_mb = rows * 8 / 2**20  # the int64 column
+    meta = pq.ParquetFile(make_file(rows)).metadata
+    group_mb = max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) * 8 / 2**20
+    local_name = "local" if fmt == "parquet" else "csv_local"
+    # Rounds: every method once per round, in turn, so that a change in the shared machine's
+    # load falls on all of them alike; Spark (tens of seconds to start) runs its repeats in one
+    # process, in the first round.
+    calls: dict[str, list[dict]] = {m: [] for m in methods}
+    for round_ in range(repeats):
+        for method in methods:
+            if method == "spark" and round_:
+                continue
+            n_repeats = repeats if method == "spark" else 1
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker", method, "--path", path,
+                   "--repeats", str(n_repeats), "--threads", str(threads), "--warmup", warmup]
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                print(f"  {method}: timed out after {timeout}s", flush=True)
+                continue
+            if proc.returncode != 0:
+                print(f"  {method}: failed\n{proc.stderr[-2000:]}", flush=True)
+                continue
+            calls[method].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    out = []
+    reference = calls.get(local_name, [{}])[0].get("counts") if calls.get(local_name) else None
     for method in methods:
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", method, "--path", path,
-               "--repeats", str(repeats), "--threads", str(threads), "--warmup", warmup]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            print(f"  {method}: timed out after {timeout}s", flush=True)
+        got = calls[method]
+        if not got:
             continue
-        if proc.returncode != 0:
-            print(f"  {method}: failed\n{proc.stderr[-2000:]}", flush=True)
-            continue
-        res = json.loads(proc.stdout.strip().splitlines()[-1])
-        if method == "local":
-            reference = res["counts"]
-        med = statistics.median(res["times"])
-        row = {"rows": rows, "method": method, "repeats": repeats, "threads": threads,
-               "seconds_median": round(med, 4), "seconds_min": round(min(res["times"]), 4),
-               "rows_per_s": round(rows / med), "startup_s": round(res["startup_s"], 2),
-               "baseline_rss_mb": round(res["baseline_rss_mb"], 1),
-               "peak_rss_mb": round(res["peak_rss_mb"], 1),
-               "peak_minus_baseline_mb": round(res["peak_rss_mb"] - res["baseline_rss_mb"], 1),
-               "jvm_peak_rss_mb": None if res["jvm_peak_rss_mb"] is None else round(res["jvm_peak_rss_mb"], 1),
+        times = [t for res in got for t in res["times"]]
+        med = statistics.median(times)
+        peak = max(got, key=lambda res: res["peak_rss_mb"] - res["baseline_rss_mb"])
+        jvm = [res["jvm_peak_rss_mb"] for res in got if res["jvm_peak_rss_mb"]]
+        row = {"rows": rows, "file": fmt, "method": method, "repeats": len(times), "threads": threads,
+               "seconds_median": round(med, 4), "seconds_min": round(min(times), 4),
+               "rows_per_s": round(rows / med),
+               "startup_s": round(statistics.median(res["startup_s"] for res in got), 2),
+               "baseline_rss_mb": round(peak["baseline_rss_mb"], 1),
+               "peak_rss_mb": round(peak["peak_rss_mb"], 1),
+               "peak_minus_baseline_mb": round(peak["peak_rss_mb"] - peak["baseline_rss_mb"], 1),
+               "arrow_pool_peak_mb": round(max(res["arrow_pool_peak_mb"] for res in got), 1),
+               "jvm_peak_rss_mb": round(max(jvm), 1) if jvm else None,
                "column_in_memory_mb": round(in_memory_mb, 1),
+               "row_group_mb": round(group_mb, 1) if fmt == "parquet" else None,
                "file_mb": round(os.path.getsize(path) / 2**20, 1),
-               "counts_match_local": reference is not None and res["counts"] == reference}
+               "counts_match_local": reference is not None
+               and all(res["counts"] == reference for res in got)}
         out.append(row)
-        print(f"  {method:22s} {med:8.3f}s  {row['rows_per_s'] / 1e6:8.1f} M rows/s  "
-              f"peak RSS {row['peak_rss_mb']:7.1f} MiB (+{row['peak_minus_baseline_mb']:.1f})"
+        print(f"  {method:26s} {med:8.3f}s  {row['rows_per_s'] / 1e6:8.1f} M rows/s  "
+              f"peak RSS {row['peak_rss_mb']:7.1f} MiB (+{row['peak_minus_baseline_mb']:.1f}, "
+              f"arrow pool {row['arrow_pool_peak_mb']:.1f})"
               + (f"  JVM {row['jvm_peak_rss_mb']:.0f} MiB" if row["jvm_peak_rss_mb"] else "")
               + f"  match={row['counts_match_local']}", flush=True)
-    local = next((r for r in out if r["method"] == "local"), None)
+    local = next((r for r in out if r["method"] == local_name), None)
     for r in out:
         r["time_ratio_vs_local"] = round(r["seconds_median"] / local["seconds_median"], 3) if local else None
+    base = next((r for r in out if r["method"].endswith("pyarrow_value_counts")), None)
+    if local and base:
+        goal = " (goal for Parquet: at least 1.5x)" if fmt == "parquet" else ""
+        print(f"  {local_name}: {base['seconds_median'] / local['seconds_median']:.2f}x the speed of "
+              f"{base['method']}{goal}", flush=True)
     return out
 
 
@@ -234,40 +325,47 @@ def plot(rows: list[dict], path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
-    sizes = sorted({r["rows"] for r in rows})
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
-    width = 0.8 / len(METHODS)
-    x = np.arange(len(sizes))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, method in enumerate(METHODS):
-        got = {r["rows"]: r for r in rows if r["method"] == method}
-        thr = [got[s]["rows_per_s"] / 1e6 if s in got else 0 for s in sizes]
-        extra = [max(got[s]["peak_minus_baseline_mb"], 0.1) if s in got else 0 for s in sizes]
-        jvm = [(got[s]["jvm_peak_rss_mb"] or 0) if s in got else 0 for s in sizes]
-        axes[0].bar(x + i * width, thr, width, label=method, color=colors[i])
-        axes[1].bar(x + i * width, extra, width, label=method, color=colors[i])
-        if any(jvm):
-            axes[1].bar(x + i * width, jvm, width, bottom=extra, color="none", edgecolor=colors[i],
-                        hatch="//", label=f"{method}: JVM (child processes)")
-    for k, s in enumerate(sizes):
-        col = next(r["column_in_memory_mb"] for r in rows if r["rows"] == s)
-        axes[1].hlines(col, k - width / 2, k + 0.8 - width / 2, colors="k", linestyles="--",
-                       label="label column in memory (int64)" if k == 0 else None)
+    cases = list(dict.fromkeys((r.get("file") or "parquet", r["rows"]) for r in rows))
+    colors = plt.get_cmap("tab20").colors
+    color = {m: colors[i % len(colors)] for i, m in enumerate(METHODS)}
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.6))
+    ticks, seen, x = [], set(), 0.0
+    for fmt, n in cases:
+        here = [r for r in rows if (r.get("file") or "parquet") == fmt and r["rows"] == n]
+        start = x
+        for r in here:
+            label = None if r["method"] in seen else r["method"]
+            seen.add(r["method"])
+            c = color.get(r["method"], "grey")
+            axes[0].bar(x, r["rows_per_s"] / 1e6, 0.8, color=c, label=label)
+            axes[1].bar(x, max(r["peak_minus_baseline_mb"], 0.1), 0.8, color=c)
+            if r.get("jvm_peak_rss_mb"):
+                axes[1].bar(x, r["jvm_peak_rss_mb"], 0.8, bottom=max(r["peak_minus_baseline_mb"], 0.1),
+                            color="none", edgecolor=c, hatch="//")
+            x += 1
+        col = here[0]["column_in_memory_mb"] if here else None
+        if col:
+            axes[1].hlines(col, start - 0.4, x - 0.6, colors="k", linestyles="--")
+        group = here[0].get("row_group_mb") if here else None
+        if group and fmt == "parquet":
+            axes[1].hlines(group, start - 0.4, x - 0.6, colors="k", linestyles=":")
+        ticks.append(((start + x - 1) / 2, f"{n / 1e6:g}M rows, {fmt}"))
+        x += 1.0
     titles = ("throughput (M rows/s, higher is better)",
-              "peak RSS above the process after imports and warm-up (MiB, log)")
+              "peak RSS above the process after imports and warm-up (MiB, log);\n"
+              "dashed: the int64 column in memory, dotted: one row group of it; hatched: Spark JVM")
     for ax, title in zip(axes, titles):
-        ax.set_xticks(x + 0.4 - width / 2, [f"{s / 1e6:g}M rows" for s in sizes])
-        ax.set_title(title, fontsize=10)
+        ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks], fontsize=8)
+        ax.set_title(title, fontsize=9)
     axes[1].set_yscale("log")
-    handles, labels = axes[1].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8)
     env = rows[0]
-    fig.suptitle(f"Counting a skewed int64 label column in Parquet: {env['cpu_model']}, "
+    fig.suptitle(f"Counting a skewed int64 label column: {env['cpu_model']}, "
                  f"{env['threads']} threads, shared machine (1-min load {env['load_avg_1m_at_start']}), "
                  f"median of {env['repeats']}", fontsize=9)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=110)
 
 
@@ -283,6 +381,8 @@ def _number(text: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000_000, 100_000_000])
+    parser.add_argument("--csv-rows", type=int, nargs="*", default=[10_000_000],
+                        help="sizes of the CSV cases (none: no CSV case)")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
@@ -303,8 +403,10 @@ def main() -> None:
         return
     env = _environment()
     rows = []
-    for n in args.rows:
-        rows.extend(run_case(n, args.methods, args.repeats, args.threads, args.timeout))
+    for fmt, sizes, names in (("parquet", args.rows, PARQUET_METHODS), ("csv", args.csv_rows, CSV_METHODS)):
+        methods = [m for m in args.methods if m in names]
+        for n in sizes if methods else ():
+            rows.extend(run_case(n, fmt, methods, args.repeats, args.threads, args.timeout))
     for r in rows:
         r.update(env)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

@@ -2,11 +2,11 @@
 
 Keras turns ``class_weight`` into per-sample weights and divides the batch's
 weighted loss by the batch size: that is ``wce.keras.WeightedCrossEntropy``
-with ``class_weight=wce.class_weights(y, scheme="balanced")`` and
-``reduction="mean_per_sample"``. From the same initial weights, with plain SGD
-and the same batches, both give the same loss and the same trained weights.
-wce's default ``reduction="mean"`` divides by the batch's total weight
-instead, which changes the step size per batch (TRAPS 3), so it trains
+with ``class_weight=wce.class_weights(y, scheme="balanced")`` and its default
+reduction (Keras' ``"sum_over_batch_size"``). From the same initial weights,
+with plain SGD and the same batches, both give the same loss and the same
+trained weights. ``reduction="weighted_mean"`` divides by the batch's total
+weight instead, which changes the step size per batch (TRAPS 3), so it trains
 differently.
 
 Run: ``python examples/keras_fit_class_weight.py``
@@ -52,10 +52,11 @@ def main(epochs: int = 3) -> dict:
 
     results = {"sklearn_weights": sklearn_weights.tolist(), "wce_weights": wce_weights.tolist(),
                "keras_loss": keras_history.history["loss"]}
-    for reduction in ("mean_per_sample", "mean"):
+    for reduction in ("sum_over_batch_size", "weighted_mean"):
         model = _model(6, 3, initial)
         model.compile(optimizer=keras.optimizers.SGD(0.05),
-                      loss=wce.keras.WeightedCrossEntropy(class_weight=wce_weights, reduction=reduction))
+                      loss=wce.keras.WeightedCrossEntropy(class_weight=wce_weights, from_logits=True,
+                                                          reduction=reduction))
         history = model.fit(X, y, **fit)
         results[f"wce_{reduction}_loss"] = history.history["loss"]
         results[f"max_weight_difference_{reduction}"] = max(
@@ -63,11 +64,11 @@ def main(epochs: int = 3) -> dict:
 
     print("class weights  sklearn:", np.round(sklearn_weights, 4), " wce:", np.round(wce_weights, 4))
     print("epoch losses   keras class_weight:", np.round(results["keras_loss"], 6))
-    print("               wce mean_per_sample:", np.round(results["wce_mean_per_sample_loss"], 6))
-    print("               wce mean (Σw·l/Σw): ", np.round(results["wce_mean_loss"], 6))
+    print("               wce default:        ", np.round(results["wce_sum_over_batch_size_loss"], 6))
+    print("               wce weighted_mean:  ", np.round(results["wce_weighted_mean_loss"], 6))
     print("max |trained weight difference| vs Keras:",
-          f"mean_per_sample {results['max_weight_difference_mean_per_sample']:.2e},",
-          f"mean {results['max_weight_difference_mean']:.2e}")
+          f"default {results['max_weight_difference_sum_over_batch_size']:.2e},",
+          f"weighted_mean {results['max_weight_difference_weighted_mean']:.2e}")
     return results
 
 

@@ -51,7 +51,7 @@ def main(epochs: int = 25, seed: int = 0) -> dict:
     losses = {
         "plain CE": keras.losses.BinaryCrossentropy(from_logits=True),
         f"weighted CE (pos_weight={ratio:.1f})": wce.keras.BinaryCrossEntropy(
-            pos_weight=ratio, reduction="mean_per_sample"),
+            pos_weight=ratio, from_logits=True),
     }
     initial = _model(X_train.shape[1]).get_weights()
     results = {}

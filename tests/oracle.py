@@ -12,8 +12,10 @@ Shared conventions (the definitions the reference promises in its docstrings):
 * each element has a weighted loss ``w_i * l_i`` and a weight ``w_i`` taken
   from the *unsmoothed* target; ignored elements have both equal to 0 and do
   not count as samples;
-* reductions: ``none`` (per element), ``sum``, ``mean`` = Σ w·l / Σ w,
-  ``mean_per_sample`` = Σ w·l / (number of non-ignored elements); a zero
+* reductions: ``none`` (per element), ``sum``, ``weighted_mean`` = Σ w·l / Σ w,
+  ``mean_per_sample`` = Σ w·l / (number of non-ignored elements); ``mean`` is
+  ``weighted_mean`` for multiclass losses (PyTorch's ``CrossEntropyLoss``) and
+  ``mean_per_sample`` for binary ones (PyTorch's ``BCEWithLogitsLoss``); a zero
   denominator gives 0.
 """
 
@@ -88,7 +90,7 @@ def _reduce(wl, w, counted, shape, reduction):
     numerator = sum(wl.values())
     if reduction == "sum":
         return numerator
-    if reduction == "mean":
+    if reduction in ("mean", "weighted_mean"):
         denominator = sum(w.values())
     elif reduction == "mean_per_sample":
         denominator = sum(1 for v in counted.values() if v)
@@ -236,7 +238,8 @@ def _binary(logits, targets, element_loss, *, class_weight, alpha, pos_weight, s
         wl[index] = s * element_loss(float(x[index]), t, w_neg, w_pos)
         w[index] = s * (w_pos * t + w_neg * (1.0 - t))
         counted[index] = True
-    return _reduce(wl, w, counted, x.shape, reduction)
+    # BCEWithLogitsLoss' and sigmoid_focal_loss' "mean" divides by the number of elements.
+    return _reduce(wl, w, counted, x.shape, "mean_per_sample" if reduction == "mean" else reduction)
 
 
 def binary_cross_entropy(logits, targets, *, class_weight=None, alpha=None, pos_weight=None,

@@ -252,9 +252,9 @@ def test_weighting_plus_smote_leaves_a_fold_already_above_the_ratio_alone():
 def test_distinct_data_sets_with_the_same_name_are_all_kept(tmp_path):
     from wce.experiments.runner import Config, validate
 
-    for d in ("a", "b"):
+    for d, k in (("a", 0), ("b", 1)):  # distinct content: the same data twice is refused
         (tmp_path / d).mkdir()
-        (tmp_path / d / "data.csv").write_text("x,label\n" + "\n".join(f"{i},{int(i % 4 == 0)}" for i in range(40)))
+        (tmp_path / d / "data.csv").write_text("x,label\n" + "\n".join(f"{i},{int(i % 4 == k)}" for i in range(40)))
     plan = validate(Config(datasets=[str(tmp_path / "a/data.csv"), str(tmp_path / "b/data.csv"),
                                      str(tmp_path / "a/data.csv")], target="label", methods=["ce"], folds=3))
     assert [p.name for p in plan.problems] == ["data", "data#2"]

@@ -29,9 +29,9 @@ def run_example(name: str) -> dict:
 
 def test_weighted_categorical_crossentropy_recipe_equals_wce():
     r = run_example("keras_weighted_ce_recipe")
-    np.testing.assert_allclose(r["keras_recipe"], r["wce_mean_per_sample"], rtol=1e-6)
-    np.testing.assert_allclose(r["keras_mean_with_sample_weight"], r["wce_mean"], rtol=1e-6)
-    assert not np.isclose(r["wce_mean"], r["wce_mean_per_sample"], rtol=1e-3)
+    np.testing.assert_allclose(r["keras_recipe"], r["wce_default"], rtol=1e-6)
+    np.testing.assert_allclose(r["keras_mean_with_sample_weight"], r["wce_weighted_mean"], rtol=1e-6)
+    assert not np.isclose(r["wce_weighted_mean"], r["wce_default"], rtol=1e-3)
 
 
 def test_trap1_textbook_weight_positive_9_is_negative_and_pos_weight_fixes_it():
@@ -51,9 +51,9 @@ def test_trap1_textbook_weight_positive_9_is_negative_and_pos_weight_fixes_it():
 def test_fit_class_weight_balanced_equals_wce_scheme_balanced():
     r = run_example("keras_fit_class_weight")
     np.testing.assert_allclose(r["wce_weights"], r["sklearn_weights"], rtol=1e-12)
-    np.testing.assert_allclose(r["wce_mean_per_sample_loss"], r["keras_loss"], rtol=1e-5)
-    assert r["max_weight_difference_mean_per_sample"] < 1e-5
-    assert r["max_weight_difference_mean"] > 1e-4  # a different reduction trains differently
+    np.testing.assert_allclose(r["wce_sum_over_batch_size_loss"], r["keras_loss"], rtol=1e-5)
+    assert r["max_weight_difference_sum_over_batch_size"] < 1e-5
+    assert r["max_weight_difference_weighted_mean"] > 1e-4  # another reduction trains differently
 
 
 def test_yeast4_end_to_end_weighting_raises_minority_recall():

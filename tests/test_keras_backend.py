@@ -79,10 +79,12 @@ def numpy(value):
 def test_keras_reduction_names_are_aliases():
     x, y, sw = make_data(False, {})
     cw = [1.0, 4.0, 0.5]
+    # Keras' names with Keras' meanings; the reference names them explicitly.
     for keras_name, ours in [("sum_over_batch_size", "mean_per_sample"),
-                             ("mean_with_sample_weight", "mean"), (None, "none")]:
-        loss = wk.WeightedCrossEntropy(class_weight=cw, reduction=keras_name)
-        assert loss.reduction == ours
+                             ("mean", "mean_per_sample"),
+                             ("mean_with_sample_weight", "weighted_mean"), (None, "none")]:
+        loss = wk.WeightedCrossEntropy(from_logits=True, class_weight=cw, reduction=keras_name)
+        assert loss.reduction == keras_name  # kept as given, like Keras' own losses
         np.testing.assert_allclose(numpy(loss(y, x, sample_weight=sw)),
                                    expected_value("weighted_cross_entropy", False, x, y, sw, ours,
                                                   dict(class_weight=cw)), rtol=1e-6, atol=1e-6)
@@ -91,7 +93,7 @@ def test_keras_reduction_names_are_aliases():
 def test_index_one_hot_and_trailing_one_targets_agree():
     """TRAPS 6: the same weighted mean whatever the target encoding."""
     x, y, _ = make_data(False, {})
-    loss = wk.WeightedCrossEntropy(class_weight=[1.0, 4.0, 0.5])
+    loss = wk.WeightedCrossEntropy(from_logits=True, class_weight=[1.0, 4.0, 0.5])
     values = [float(numpy(loss(t, x))) for t in (y, y[:, None], np.eye(C)[y])]
     np.testing.assert_allclose(values, values[0], rtol=1e-6)
 
@@ -100,30 +102,38 @@ def test_matches_native_keras_losses():
     x, y, sw = make_data(False, {})
     onehot = np.eye(C, dtype="float32")[y]
     sparse = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    ours = wk.WeightedCrossEntropy(reduction="mean_per_sample")
+    ours = wk.WeightedCrossEntropy(from_logits=True, reduction="mean_per_sample")
     np.testing.assert_allclose(numpy(ours(y, x, sample_weight=sw)),
                                numpy(sparse(y, x, sample_weight=sw)), rtol=1e-6)
     smoothed = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2)
     np.testing.assert_allclose(
-        numpy(wk.WeightedCrossEntropy(label_smoothing=0.2, reduction="mean_per_sample")(onehot, x)),
+        numpy(wk.WeightedCrossEntropy(from_logits=True, label_smoothing=0.2, reduction="mean_per_sample")(onehot, x)),
         numpy(smoothed(onehot, x)), rtol=1e-6)
-    # Keras' "mean_with_sample_weight" with sample_weight = w[y] is wce's "mean".
+    # Keras' "mean_with_sample_weight" with sample_weight = w[y] is wce's "weighted_mean".
     cw = np.array([1.0, 4.0, 0.5], dtype="float32")
     weighted_mean = keras.losses.CategoricalCrossentropy(from_logits=True,
                                                         reduction="mean_with_sample_weight")
-    np.testing.assert_allclose(numpy(wk.WeightedCrossEntropy(class_weight=cw)(y, x)),
-                               numpy(weighted_mean(onehot, x, sample_weight=cw[y])), rtol=1e-6)
+    np.testing.assert_allclose(
+        numpy(wk.WeightedCrossEntropy(from_logits=True, class_weight=cw,
+                                      reduction="weighted_mean")(y, x)),
+        numpy(weighted_mean(onehot, x, sample_weight=cw[y])), rtol=1e-6)
+    # The default is Keras' default: class weights as sample weights, divided by N.
+    np.testing.assert_allclose(
+        numpy(wk.WeightedCrossEntropy(from_logits=True, class_weight=cw)(y, x)),
+        numpy(keras.losses.CategoricalCrossentropy(from_logits=True)(onehot, x,
+                                                                    sample_weight=cw[y])),
+        rtol=1e-6)
 
     xb, yb, _ = make_data(True, {})
     bce = keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1)
     np.testing.assert_allclose(
-        numpy(wk.BinaryCrossEntropy(label_smoothing=0.1, reduction="mean_per_sample")(yb, xb)),
+        numpy(wk.BinaryCrossEntropy(from_logits=True, label_smoothing=0.1, reduction="mean_per_sample")(yb, xb)),
         numpy(bce(yb, xb)), rtol=1e-6)
 
 
 def test_trap12_binary_focal_alpha_matches_keras_only_with_class_balancing():
     xb, yb, _ = make_data(True, {})
-    ours = numpy(wk.BinaryFocalLoss(alpha=0.25, gamma=2.0, reduction="mean_per_sample")(yb, xb))
+    ours = numpy(wk.BinaryFocalLoss(from_logits=True, alpha=0.25, gamma=2.0, reduction="mean_per_sample")(yb, xb))
     balanced = keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.25,
                                                     gamma=2.0, from_logits=True)
     ignored = keras.losses.BinaryFocalCrossentropy(alpha=0.25, gamma=2.0, from_logits=True)
@@ -134,7 +144,7 @@ def test_trap12_binary_focal_alpha_matches_keras_only_with_class_balancing():
 def test_multiclass_focal_matches_keras_categorical_focal():
     x, y, _ = make_data(False, {})
     native = keras.losses.CategoricalFocalCrossentropy(alpha=0.25, gamma=2.0, from_logits=True)
-    ours = wk.FocalLoss(alpha=[0.25] * C, gamma=2.0, reduction="mean_per_sample")
+    ours = wk.FocalLoss(from_logits=True, alpha=[0.25] * C, gamma=2.0, reduction="mean_per_sample")
     np.testing.assert_allclose(numpy(ours(y, x)), numpy(native(np.eye(C)[y], x)), rtol=1e-5)
 
 
@@ -158,8 +168,9 @@ def _value_and_grad(loss, y, x):
 def test_trap7_all_ignored_gives_zero():
     x, _, _ = make_data(False, {})
     y = np.full(6, -1)
-    for reduction in ("mean", "mean_per_sample"):
-        value, grad = _value_and_grad(wk.WeightedCrossEntropy(ignore_index=-1, reduction=reduction), y, x)
+    for reduction in ("mean", "weighted_mean", "mean_per_sample"):
+        value, grad = _value_and_grad(
+            wk.WeightedCrossEntropy(from_logits=True, ignore_index=-1, reduction=reduction), y, x)
         assert value == 0.0 and np.all(grad == 0.0)
 
 
@@ -167,20 +178,20 @@ def test_trap11_float16_scores_are_computed_in_float32():
     rng = np.random.default_rng(0)
     x = rng.normal(scale=30.0, size=(32, 500)).astype("float16")
     y = rng.integers(0, 500, size=32)
-    got = float(numpy(wk.WeightedCrossEntropy()(y, x)))
+    got = float(numpy(wk.WeightedCrossEntropy(from_logits=True)(y, x)))
     np.testing.assert_allclose(got, reference.weighted_cross_entropy(x.astype(np.float64), y), rtol=1e-5)
 
 
 def test_trap1_alpha_above_one_is_refused_at_construction():
     with pytest.raises(ValueError, match=r"Got 9 instead.*pos_weight=<ratio>"):
-        wk.BinaryCrossEntropy(alpha=9)
+        wk.BinaryCrossEntropy(from_logits=True, alpha=9)
     with pytest.raises(ValueError, match="TRAPS 12"):
-        wk.FocalLoss(alpha=0.25)
+        wk.FocalLoss(from_logits=True, alpha=0.25)
     with pytest.raises(ValueError, match="'reduction' parameter of WeightedCrossEntropy"):
-        wk.WeightedCrossEntropy(reduction="batch")
+        wk.WeightedCrossEntropy(from_logits=True, reduction="batch")
     with pytest.raises(ValueError, match="non-negative"):
-        wk.WeightedCrossEntropy(class_weight=[1.0, -2.0])
-    loss = wk.WeightedCrossEntropy(class_weight=[1.0, 2.0])
+        wk.WeightedCrossEntropy(from_logits=True, class_weight=[1.0, -2.0])
+    loss = wk.WeightedCrossEntropy(from_logits=True, class_weight=[1.0, 2.0])
     with pytest.raises(ValueError, match="one weight per class"):
         loss(np.array([0, 1]), np.zeros((2, 3), dtype="float32"))
 
@@ -188,7 +199,7 @@ def test_trap1_alpha_above_one_is_refused_at_construction():
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_config_round_trip(case):
     cls, name, binary, options = case
-    loss = cls(reduction="mean_per_sample", **options)
+    loss = cls(reduction="mean_per_sample", **{"from_logits": True, **options})
     config = keras.saving.serialize_keras_object(loss)
     restored = keras.saving.deserialize_keras_object(config)
     assert type(restored) is cls and restored.get_config() == loss.get_config()
@@ -204,7 +215,7 @@ def _tiny_model(n_out, seed=0):
 def test_compile_fit_save_and_load(tmp_path):
     x, y, _ = make_data(False, {})
     model = _tiny_model(C)
-    model.compile(optimizer="sgd", loss=wk.WeightedCrossEntropy(class_weight=[1.0, 4.0, 0.5]))
+    model.compile(optimizer="sgd", loss=wk.WeightedCrossEntropy(from_logits=True, class_weight=[1.0, 4.0, 0.5]))
     history = model.fit(x, y, epochs=2, batch_size=6, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     path = tmp_path / "model.keras"
@@ -213,7 +224,8 @@ def test_compile_fit_save_and_load(tmp_path):
     assert isinstance(loaded.loss, wk.WeightedCrossEntropy)
     assert loaded.loss.get_config() == model.loss.get_config()
     expected = reference.weighted_cross_entropy(model.predict(x, verbose=0).astype(np.float64), y,
-                                                class_weight=[1.0, 4.0, 0.5])
+                                                class_weight=[1.0, 4.0, 0.5],
+                                                reduction="mean_per_sample")
     np.testing.assert_allclose(loaded.evaluate(x, y, batch_size=6, verbose=0), expected, rtol=1e-5)
 
 
@@ -273,7 +285,7 @@ def test_trap13_multilabel_class_weight_silently_argmaxes_sample_weights_do_not(
     weights = wk.sample_weights(y, pairs, kind="multilabel")
     assert weights.shape == y.shape
     model = _tiny_model(3)
-    model.compile(optimizer="sgd", loss=wk.BinaryCrossEntropy(reduction="mean_per_sample"))
+    model.compile(optimizer="sgd", loss=wk.BinaryCrossEntropy(from_logits=True, reduction="mean_per_sample"))
     model.fit(x, y, sample_weight=weights, epochs=1, batch_size=16, verbose=0)
     expected = reference.binary_cross_entropy(model.predict(x, verbose=0).astype(np.float64), y,
                                               class_weight=pairs, reduction="mean_per_sample")

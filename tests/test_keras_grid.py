@@ -64,7 +64,12 @@ def test_keras_matches_reference(case: Case):
     with _precision(case.dtype):
         data = case.data(round_scores=lambda x: x.astype(case.dtype).astype(np.float64))
         options = {k: v for k, v in data.kwargs.items() if k != "sample_weight"}
-        loss = getattr(wk, spec.keras_class)(reduction=case.reduction, dtype=case.dtype, **options)
+        options.setdefault("from_logits", True)
+        # The reference's "mean" is the weighted mean for multiclass losses and the element
+        # mean for binary ones; Keras' "mean" is always the element mean: ask by the explicit name.
+        reduction = {"mean": "mean_per_sample" if spec.binary else "weighted_mean"}.get(
+            case.reduction, case.reduction)
+        loss = getattr(wk, spec.keras_class)(reduction=reduction, dtype=case.dtype, **options)
         targets = _class_last(data.targets, spec.binary or data.targets.ndim < data.scores.ndim)
         if targets.dtype.kind == "f":
             targets = targets.astype(case.dtype)

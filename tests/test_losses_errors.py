@@ -237,7 +237,7 @@ def test_bad_input_raises_a_clear_error(call, error, match):
 def test_unknown_reduction_is_refused_by_every_loss(f, kw, reduction):
     x, y = _inputs(f)
     with pytest.raises(ValueError, match=rf"The 'reduction' parameter of {f.__name__} must be one "
-                                         r"of 'none', 'sum', 'mean', 'mean_per_sample'\. Got "):
+                                         r"of 'none', 'sum', 'mean', 'weighted_mean', 'mean_per_sample'\. Got "):
         f(x, y, reduction=reduction, **kw)
 
 

@@ -74,15 +74,20 @@ def test_mean_is_invariant_to_scaling_the_weights(problem, a, b, soft):
 
 @given(problems(), st.floats(1e-3, 1e3), st.sampled_from(["pos_weight", "class_weight"]))
 def test_binary_mean_is_invariant_to_scaling_the_weights(problem, a, form):
+    """The weighted mean is scale-free; the binary "mean" (÷ N, as BCEWithLogitsLoss) scales."""
     x, y, w, sw = problem
     z, t = x[:, 0], (y > 0).astype(float)
     if form == "pos_weight":  # only the (1, r) -> (a, a r) scaling keeps the direction
-        base = L.binary_cross_entropy(z, t, class_weight=(1.0, w[0]), sample_weight=sw)
-        scaled = L.binary_cross_entropy(z, t, class_weight=(a, a * w[0]), sample_weight=sw)
+        weights = dict(class_weight=(1.0, w[0]), sample_weight=sw)
+        scaled_weights = dict(class_weight=(a, a * w[0]), sample_weight=sw)
     else:
-        base = L.binary_cross_entropy(z, t, class_weight=w[:2], sample_weight=sw)
-        scaled = L.binary_cross_entropy(z, t, class_weight=w[:2], sample_weight=a * sw)
+        weights = dict(class_weight=w[:2], sample_weight=sw)
+        scaled_weights = dict(class_weight=w[:2], sample_weight=a * sw)
+    base = L.binary_cross_entropy(z, t, reduction="weighted_mean", **weights)
+    scaled = L.binary_cross_entropy(z, t, reduction="weighted_mean", **scaled_weights)
     np.testing.assert_allclose(scaled, base, rtol=1e-9)
+    np.testing.assert_allclose(L.binary_cross_entropy(z, t, **scaled_weights),
+                               a * L.binary_cross_entropy(z, t, **weights), rtol=1e-9)
 
 
 @given(problems(), st.sampled_from(REDUCTIONS), st.randoms(use_true_random=False))

@@ -171,7 +171,8 @@ def test_keras_torch_backend_computes_float64_in_float64(wk, torch, cls, name, o
     x = rng.normal(scale=2.0, size=(6, 3))
     y = rng.integers(0, 3, size=6)
     z = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    out = getattr(wk, cls)(dtype="float64", **options)(y, z)
+    out = getattr(wk, cls)(dtype="float64", from_logits=True, reduction="weighted_mean",
+                           **options)(y, z)
     out.backward()
     value, grad = reference.value_and_grad(getattr(reference, name), x, y, **options)
     assert out.dtype == torch.float64
@@ -277,7 +278,7 @@ def test_torch_bfloat16_class_weight_tensor_is_accepted(torch, wt):
 def test_keras_refuses_class_indices_out_of_range(wk):
     """A sparse target 5 with 3 classes used to give log 3 silently."""
     x = np.zeros((2, 3), dtype="float32")
-    loss = wk.WeightedCrossEntropy()
+    loss = wk.WeightedCrossEntropy(from_logits=True)
     with pytest.raises(ValueError, match="class indices"):
         loss(np.array([0, 5]), x)
     with pytest.raises(ValueError, match="class indices"):
@@ -315,7 +316,9 @@ def _call(backend, name, options, keras_class, q):
         return getattr(wjax, name)(np.asarray(x, np.float32), np.asarray(q, np.float32), **options)
     import wce.keras as wk
 
-    return getattr(wk, keras_class)(**options)(q.astype("float32"), x.astype("float32"))
+    # Logits, and the reference's multiclass "mean" under its explicit name (Keras' "mean" is ÷ N).
+    loss = getattr(wk, keras_class)(from_logits=True, reduction="weighted_mean", **options)
+    return loss(q.astype("float32"), x.astype("float32"))
 
 
 BACKENDS = ["losses", "torch", "jax", "keras"]

@@ -92,7 +92,7 @@ def test_keras_fit_with_probability_targets_on_the_torch_backend(make):
     keras.utils.set_random_seed(0)
     if make == "focal_onehot":
         model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
-        model.compile("sgd", loss=wk.FocalLoss())
+        model.compile("sgd", loss=wk.FocalLoss(from_logits=True))
         history = model.fit(x, np.eye(3)[y], epochs=1, batch_size=8, verbose=0)
     else:
         model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="softmax")])

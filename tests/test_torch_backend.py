@@ -97,9 +97,13 @@ def test_modules_equal_functions(case):
     sample_weight = kwargs.pop("sample_weight", None)
     x = torch.tensor(logits, requires_grad=True)
     t = torch.as_tensor(targets)
-    module = MODULES[name](dict(kwargs, reduction="mean"))
-    expected = getattr(wt, name)(x, t, sample_weight=sample_weight, **kwargs)
-    torch.testing.assert_close(module(x, t, sample_weight=sample_weight), expected)
+    # "mean" of WeightedCrossEntropyLoss follows nn.CrossEntropyLoss for probability targets
+    # (÷ N, TRAPS 6); the explicit reductions mean the same in both forms.
+    for reduction in ("weighted_mean", "mean_per_sample", "sum"):
+        module = MODULES[name](dict(kwargs, reduction=reduction))
+        expected = getattr(wt, name)(x, t, sample_weight=sample_weight, reduction=reduction,
+                                     **kwargs)
+        torch.testing.assert_close(module(x, t, sample_weight=sample_weight), expected)
 
 
 # ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Two gloo processes on CPU (spawned, a free port on 127.0.0.1) train a DDP
 model on halves of a batch of unequal sizes with ``reduction="global"``; their
-gradients must equal the single-process full-batch gradient of ``"mean"``.
+gradients must equal the single-process full-batch gradient of ``"weighted_mean"``.
 """
 
 from __future__ import annotations
@@ -52,10 +52,10 @@ def _grads(*models):
 
 
 def _full_batch_reference():
-    """Single process, whole batch, reduction='mean': the gradient every scheme must equal."""
+    """Single process, whole batch, the weighted mean: the gradient every scheme must equal."""
     x, y, yb = _data()
     head, bhead = _models()
-    ce, bce = _criteria("mean")
+    ce, bce = _criteria("weighted_mean")
     loss = ce(head(x), y) + bce(bhead(x), yb)
     loss.backward()
     return loss.detach(), _grads(head, bhead)
@@ -98,7 +98,7 @@ def _worker(rank, world, port, out_dir):
         # 3. The trap: per-rank weighted means, averaged by DDP.
         head, bhead = _models()
         ddp, bddp = nn.parallel.DistributedDataParallel(head), nn.parallel.DistributedDataParallel(bhead)
-        mean_ce, mean_bce = _criteria("mean")
+        mean_ce, mean_bce = _criteria("weighted_mean")
         (mean_ce(ddp(x), y) + mean_bce(bddp(x), yb)).backward()
         results["per_rank_mean"] = _grads(head, bhead)
         torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
@@ -178,7 +178,7 @@ def test_trap9_gradient_accumulation_single_process():
     _assert_grads_equal(_grads(head, bhead), expected)
     # the trap: the average of micro-batch means is not the batch mean
     head, bhead = _models()
-    mean_ce, mean_bce = _criteria("mean")
+    mean_ce, mean_bce = _criteria("weighted_mean")
     for s in micro:
         ((mean_ce(head(x[s]), y[s]) + mean_bce(bhead(x[s]), yb[s])) / len(micro)).backward()
     assert max((g - e).abs().max().item() for g, e in zip(_grads(head, bhead), expected)) > 1e-3

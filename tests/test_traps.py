@@ -65,16 +65,17 @@ def test_trap2_sample_weight_rescales_every_element_pos_weight_only_positives(rn
     np.testing.assert_allclose(positive[y == 0], plain[y == 0])
 
 
-def test_trap2_pytorch_pos_weight_mean_is_our_mean_per_sample(rng):
-    """BCEWithLogitsLoss(pos_weight=r) divides by N: mean_per_sample, not the weighted mean."""
+def test_trap2_pytorch_pos_weight_mean_is_our_binary_mean(rng):
+    """BCEWithLogitsLoss(pos_weight=r) divides by N: the binary "mean", not the weighted mean."""
     torch = pytest.importorskip("torch")
     z, y = rng.normal(size=12), rng.integers(0, 2, size=12).astype(float)
     native = torch.nn.functional.binary_cross_entropy_with_logits(
         torch.tensor(z), torch.tensor(y), pos_weight=torch.tensor(4.0)).item()
     assert L.binary_cross_entropy(z, y, pos_weight=4.0, reduction="mean_per_sample") == \
         pytest.approx(native, rel=1e-12)
+    assert L.binary_cross_entropy(z, y, pos_weight=4.0) == pytest.approx(native, rel=1e-12)
     n_pos = y.sum()
-    weighted_mean = L.binary_cross_entropy(z, y, pos_weight=4.0, reduction="mean")
+    weighted_mean = L.binary_cross_entropy(z, y, pos_weight=4.0, reduction="weighted_mean")
     assert weighted_mean == pytest.approx(native * len(y) / (len(y) - n_pos + 4.0 * n_pos))
 
 

@@ -268,7 +268,8 @@ def test_metric_is_reference_weighted_mean_and_drives_early_stopping(rng):
     assert name == "weighted_logloss"
     stored = d.get_weight()  # XGBoost keeps weights in float32
     assert value == pytest.approx(binary_cross_entropy(margin, y, pos_weight=5.0,
-                                                       sample_weight=stored), rel=1e-12)
+                                                       sample_weight=stored,
+                                                       reduction="weighted_mean"), rel=1e-12)
     history: dict = {}
     train, valid = xgb.DMatrix(X[:600], label=y[:600]), xgb.DMatrix(X[600:], label=y[600:])
     xgb.train({**COMMON, "base_score": obj.base_margin(y[:600]),

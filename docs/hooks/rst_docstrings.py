@@ -7,9 +7,10 @@ is a nested quote and the rest shows literally. This extension rewrites each
 docstring before it is parsed:
 
 - doctest blocks (``>>>`` ... up to a blank line) -> fenced ``pycon`` code;
-- ``.. math::`` + indented block -> ``$$ ... $$`` (rendered by MathJax);
+- ``.. math::`` + indented block -> ``$$ ... $$`` (typeset by the vendored KaTeX);
 - ``:func:`x``` and the other roles -> inline code ``x``;
-- reST simple tables -> fenced text blocks (monospace, as written);
+- reST simple tables (``==== ====`` rules, an optional header, continuation
+  lines with an empty first column) -> Markdown tables;
 - a paragraph ending in ``::`` -> ``:`` (the indented block after it is code);
 - reST section titles (a line underlined with ``---`` or ``===``) -> bold text.
 
@@ -28,6 +29,64 @@ SETEXT = re.compile(r"^\s*(-{3,}|={3,})\s*$")
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
+
+
+def _columns(rule: str) -> list[int]:
+    """Start offsets of the columns of a ``==== ====`` rule line."""
+    return [m.start() for m in re.finditer(r"=+", rule)]
+
+
+def _cells(line: str, starts: list[int]) -> list[str]:
+    """Split a table row at the column starts; a cell that overflows its column
+    (text running past the next column's start) keeps its text up to the next space."""
+    bounds = [starts[0]]
+    for s in starts[1:]:
+        cut = max(s, bounds[-1])
+        if cut < len(line) and line[cut - 1: cut].strip():  # no gap just before the column
+            while cut < len(line) and not line[cut].isspace():
+                cut += 1
+        bounds.append(cut)
+    bounds.append(max(len(line), bounds[-1]))
+    return [line[a:b].strip() for a, b in zip(bounds, bounds[1:])]
+
+
+def _escape_pipes(cell: str) -> str:
+    """Escape ``|`` outside code spans (inside them a Markdown table already ignores it)."""
+    parts = re.split(r"(`+[^`]*`+)", cell)
+    return "".join(part if part.startswith("`") else part.replace("|", "\\|") for part in parts)
+
+
+def simple_table(block: list[str], pad: str = "") -> list[str]:
+    """A reST simple table (its lines from the first rule to the last) as a Markdown table.
+
+    A second rule before the last one closes a header; without it the Markdown
+    table gets an empty header row. A line whose first column is blank continues
+    the row above; blank lines and a separating rule between rows are dropped.
+    Every line is indented by ``pad``.
+    """
+    starts = _columns(block[0])
+    body = block[1:-1]
+    header: list[str] | None = None
+    inner = [k for k, row in enumerate(body) if TABLE_RULE.match(row)]
+    if inner:
+        head_rows = [_cells(r, starts) for r in body[: inner[0]]]
+        header = [" ".join(filter(None, c)) for c in zip(*head_rows)]
+        body = body[inner[0] + 1:]
+    rows: list[list[str]] = []
+    for row in body:
+        if not row.strip() or TABLE_RULE.match(row):
+            continue
+        cells = _cells(row, starts)
+        if rows and not cells[0]:
+            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells)]
+        else:
+            rows.append(cells)
+
+    def fmt(cells: list[str]) -> str:
+        return pad + "| " + " | ".join(map(_escape_pipes, cells)) + " |"
+
+    head = header if header is not None else [""] * len(starts)
+    return [fmt(head), pad + "|" + "|".join("---" for _ in starts) + "|", *map(fmt, rows)]
 
 
 def rst_to_markdown(text: str) -> str:
@@ -78,7 +137,11 @@ def rst_to_markdown(text: str) -> str:
                     break
                 j += 1
             j = min(j, len(lines) - 1)
-            out += [f"{pad}```text", *lines[i: j + 1], f"{pad}```"]  # as written: columns stay aligned
+            if out and out[-1].strip():
+                out.append("")  # a Markdown table is a block of its own
+            out += simple_table(lines[i: j + 1], pad)
+            if j + 1 < len(lines) and lines[j + 1].strip():
+                out.append("")
             i = j + 1
             continue
         if SETEXT.match(line) and out and out[-1].strip():
@@ -106,3 +169,7 @@ class RstDocstrings(Extension):  # type: ignore[misc,valid-type]
     def on_object(self, *, obj: Any, **kwargs: Any) -> None:
         if not getattr(obj, "is_alias", False) and obj.docstring is not None:
             obj.docstring.value = rst_to_markdown(obj.docstring.value)
+
+    def on_package(self, *, pkg: Any, **kwargs: Any) -> None:
+        # on_object is not called for the top-level package itself (``wce``)
+        self.on_object(obj=pkg)

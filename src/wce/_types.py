@@ -18,8 +18,11 @@ else:  # pragma: no cover - Python 3.10
     except ImportError:  # only type checkers read it (annotations are never evaluated at run time)
         Unpack = Any  # type: ignore[assignment]
 
-#: ``reduction=`` of every loss.
-Reduction = Literal["none", "sum", "mean", "mean_per_sample"]
+#: ``reduction=`` of every loss. ``"mean"`` is the framework's mean: the weighted mean
+#: ``Σ w·l / Σ w`` for multiclass losses (PyTorch's ``CrossEntropyLoss``), the mean over
+#: the elements for binary losses (``BCEWithLogitsLoss``); ``"weighted_mean"`` and
+#: ``"mean_per_sample"`` name one of the two explicitly.
+Reduction = Literal["none", "sum", "mean", "weighted_mean", "mean_per_sample"]
 #: ``loss_type=`` of the class-balanced loss.
 LossType = Literal["softmax", "focal"]
 #: ``scheme=`` of :func:`wce.weights.class_weights`.

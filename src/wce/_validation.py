@@ -25,14 +25,30 @@ def _got(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def check_reduction(reduction: Any, *, caller: str) -> str:
-    if reduction not in REDUCTIONS:
+def check_reduction(reduction: Any, *, caller: str, binary: bool = False) -> str:
+    """The internal reduction for a public ``reduction=`` value, or a clear error.
+
+    Internally ``"mean"`` is the weighted mean ``Σ w·l / Σ w`` and
+    ``"mean_per_sample"`` divides by the number of non-ignored elements. The
+    public ``"mean"`` follows the frameworks: PyTorch's ``CrossEntropyLoss``
+    divides by the total weight, its ``BCEWithLogitsLoss`` (and torchvision's
+    ``sigmoid_focal_loss``, and every Keras loss) by the number of elements;
+    so ``"mean"`` of a binary loss (``binary=True``) is ``"mean_per_sample"``.
+    ``"weighted_mean"`` asks for ``Σ w·l / Σ w`` whatever the loss.
+    """
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
         raise ValueError(
             f"The 'reduction' parameter of {caller} must be one of "
             f"{', '.join(repr(r) for r in REDUCTIONS)}. Got {_got(reduction)} instead. "
-            "'mean' divides by the total weight (PyTorch's meaning for class-index targets); "
-            "'mean_per_sample' divides by the number of non-ignored elements (Keras' meaning)."
+            "'mean' is the framework's mean (the total weight divides multiclass losses, as in "
+            "PyTorch's CrossEntropyLoss; the number of elements divides binary ones, as in "
+            "BCEWithLogitsLoss); 'weighted_mean' always divides by the total weight, "
+            "'mean_per_sample' by the number of non-ignored elements."
         )
+    if reduction == "weighted_mean":
+        return "mean"
+    if reduction == "mean" and binary:
+        return "mean_per_sample"
     return reduction
 
 

@@ -101,7 +101,7 @@ def _elements(name: str, logits, targets, check: bool, options: dict) -> A.Eleme
 
 
 def _loss(name: str, logits, targets, reduction: str, check: bool, options: dict):
-    reduction = V.check_reduction(reduction, caller=name)
+    reduction = V.check_reduction(reduction, caller=name, binary=name in A.BINARY)
     elements = _elements(name, logits, targets, check, options)
     return A.reduce(OPS, elements, reduction).astype(jnp.asarray(logits).dtype)
 
@@ -125,7 +125,7 @@ def numerator_denominator(loss, logits: Any, targets: Any, *, reduction: Reducti
     name = getattr(loss, "__name__", None)
     if name not in A.MULTICLASS and name not in A.BINARY or globals().get(name) is not loss:
         raise TypeError(f"numerator_denominator expects one of the wce.jax losses. Got {loss!r}.")
-    reduction = V.check_reduction(reduction, caller=name)
+    reduction = V.check_reduction(reduction, caller=name, binary=name in A.BINARY)
     return A.numerator_denominator(OPS, _elements(name, logits, targets, check, options), reduction)
 
 
@@ -280,7 +280,7 @@ def binary_focal_loss(
       >>> import jax.numpy as jnp
       >>> from wce.jax import binary_focal_loss
       >>> round(float(binary_focal_loss(jnp.array([2.0, -1.0]), jnp.array([1, 1]), alpha=0.25)), 5)
-      0.35184
+      0.08796
 
     References:
       Lin et al., ICCV 2017; ``optax.losses.sigmoid_focal_loss``.

@@ -8,27 +8,33 @@ tested). They follow Keras' layout: scores are *class-last*
 ``(N, ..., 1)``) or one-hot/probabilities ``(N, ..., C)``; binary targets
 have the shape of the scores.
 
-Reductions
-----------
-Keras' own losses multiply the per-element loss by ``sample_weight`` and then
-divide by the number of elements (``"sum_over_batch_size"``). wce keeps its
-own meanings, computed once inside the loss:
+Defaults follow Keras
+---------------------
+Like every Keras loss, the losses take probabilities by default
+(``from_logits=False``: the output of a ``softmax``/``sigmoid`` layer) and
+reduce with Keras' ``"sum_over_batch_size"``: ``Σ w·l / n``, the weighted
+losses divided by the number of (non-ignored) elements, which is what
+``keras.losses.CategoricalCrossentropy`` gives with ``sample_weight`` and what
+``fit(class_weight=...)`` trains. The losses defined on logits (focal,
+class-balanced, cost-sensitive, logit-adjusted, balanced softmax, LDAM) need
+a linear last layer and ``from_logits=True``, said explicitly; without it they
+refuse to build instead of training on the wrong quantity.
 
-====================== ================================ ===========================
-``reduction=``         value                            Keras equivalent
-====================== ================================ ===========================
-``"mean"`` (default)   ``Σ w·l / Σ w``                  ``"mean_with_sample_weight"``
-``"mean_per_sample"``  ``Σ w·l / n`` (n non-ignored)    ``"sum_over_batch_size"``
-``"sum"``              ``Σ w·l``                        ``"sum"``
-``"none"``             ``w·l`` per element              ``None`` / ``"none"``
-====================== ================================ ===========================
+====================================== ============================ ==========================
+``reduction=``                         value                        same as
+====================================== ============================ ==========================
+``"sum_over_batch_size"`` (default),   ``Σ w·l / n`` (n non-ignored) Keras' default
+``"mean"``, ``"mean_per_sample"``
+``"mean_with_sample_weight"``,         ``Σ w·l / Σ w``              Keras' ``"mean_with_sample_weight"``
+``"weighted_mean"``
+``"sum"``                              ``Σ w·l``                    ``"sum"``
+``"none"``, ``None``                   ``w·l`` per element          ``"none"``
+====================================== ============================ ==========================
 
 Here ``w`` is the product of the loss's class weighting and the
 ``sample_weight`` Keras passes in (from ``fit(sample_weight=...)`` or
-``fit(class_weight=...)``), so ``"mean"`` stays the weighted mean of the
-whole batch. The Keras names in the last column are accepted as aliases; note
-that Keras' own ``"mean"`` divides by N, ours by the total weight. Do not
-combine a weighted wce loss with ``fit(class_weight=...)``: both would weight.
+``fit(class_weight=...)``). Do not combine a weighted wce loss with
+``fit(class_weight=...)``: both would weight.
 
 ``fit(class_weight=...)`` handles one output with ``(N,)``/``(N, 1)`` targets
 only (TRAPS 13): :func:`sample_weights` builds the per-element weights for
@@ -39,7 +45,8 @@ Example:
   '...'
   >>> import numpy as np
   >>> from wce.keras import WeightedCrossEntropy
-  >>> loss = WeightedCrossEntropy(class_weight=[1.0, 3.0])
+  >>> loss = WeightedCrossEntropy(class_weight=[1.0, 3.0], from_logits=True,
+  ...                             reduction="weighted_mean")
   >>> z = np.array([[2.0, 0.5], [0.1, 1.0], [1.5, -1.0]], dtype="float32")
   >>> round(float(loss(np.array([0, 1, 1]), z)), 4)
   1.2802
@@ -134,9 +141,9 @@ class _Ops:
 
 OPS = _Ops()
 
-# Keras' reduction names that have a wce equivalent (Keras' own "mean" divides by N: not aliased).
-KERAS_REDUCTIONS = {"sum_over_batch_size": "mean_per_sample", "mean_with_sample_weight": "mean",
-                    None: "none"}
+# Keras' reduction names, with Keras' meanings (Keras' "mean" divides by the number of elements).
+KERAS_REDUCTIONS = {"sum_over_batch_size": "mean_per_sample", "mean": "mean_per_sample",
+                    "mean_with_sample_weight": "weighted_mean", None: "none"}
 
 
 def _plain(value: Any) -> Any:
@@ -154,13 +161,23 @@ class _Loss(keras.losses.Loss):
     _loss: str  # name of the function in wce.losses / wce._array
     _binary: bool = False
 
+    _logits_only = False  # defined on logits only: from_logits=True must be said
+
     def __init__(self, reduction: Any, name: str | None, dtype: Any, **options: Any):
         caller = type(self).__name__
-        if reduction is None or (isinstance(reduction, str) and reduction in KERAS_REDUCTIONS):
-            reduction = KERAS_REDUCTIONS[reduction]
-        reduction = V.check_reduction(reduction, caller=caller)
+        if self._logits_only:
+            from_logits = options.pop("from_logits")
+            if from_logits is not True:
+                raise ValueError(
+                    f"{caller} is defined on logits (the scores before softmax or sigmoid), "
+                    f"while Keras losses take probabilities by default. Got from_logits="
+                    f"{from_logits!r}. Give the model a linear last layer (no activation) and "
+                    f"pass {caller}(..., from_logits=True).")
+        internal = KERAS_REDUCTIONS.get(reduction, reduction) if (
+            reduction is None or isinstance(reduction, str)) else reduction
+        self._reduction = V.check_reduction(internal, caller=caller)
         super().__init__(name=name or self._loss, reduction="none", dtype=dtype)
-        self.reduction = reduction  # wce's meaning; the Keras base reduction is bypassed in __call__
+        self.reduction = reduction  # as given; the Keras base reduction is bypassed in __call__
         self.options = {k: _plain(v) for k, v in options.items()}
         self._validate_now()
 
@@ -196,10 +213,13 @@ class _Loss(keras.losses.Loss):
         family = A.BINARY if self._binary else A.MULTICLASS
         elements = family[self._loss](OPS, y_pred, y_true, sample_weight=sample_weight,
                                       **self.options)
-        return keras.ops.cast(A.reduce(OPS, elements, self.reduction), self.dtype)
+        return keras.ops.cast(A.reduce(OPS, elements, self._reduction), self.dtype)
 
     def get_config(self):
-        return {"name": self.name, "reduction": self.reduction, "dtype": self.dtype, **self.options}
+        config = {"name": self.name, "reduction": self.reduction, "dtype": self.dtype, **self.options}
+        if self._logits_only:
+            config["from_logits"] = True
+        return config
 
 
 def _align_targets(y_true, y_pred, binary: bool):
@@ -243,7 +263,7 @@ class WeightedCrossEntropy(_Loss):
       >>> import os; os.environ.setdefault("KERAS_BACKEND", "torch")  # doctest: +ELLIPSIS
       '...'
       >>> import numpy as np, wce.keras
-      >>> loss = wce.keras.WeightedCrossEntropy(class_weight=[1.0, 3.0], reduction="mean_per_sample")
+      >>> loss = wce.keras.WeightedCrossEntropy(from_logits=True, class_weight=[1.0, 3.0], reduction="mean_per_sample")
       >>> round(float(loss(np.array([0, 1]), np.array([[2.0, 0.5], [0.1, 1.0]], dtype="float32"))), 4)
       0.6124
 
@@ -253,7 +273,8 @@ class WeightedCrossEntropy(_Loss):
     _loss = "weighted_cross_entropy"
 
     def __init__(self, *, class_weight=None, ignore_index=None, label_smoothing=0.0,
-                 from_logits=True, reduction="mean", name=None, dtype=None):
+                 from_logits=False, reduction="sum_over_batch_size", name=None,
+                 dtype=None):
         super().__init__(reduction, name, dtype, class_weight=class_weight, ignore_index=ignore_index,
                          label_smoothing=label_smoothing, from_logits=from_logits)
 
@@ -290,7 +311,8 @@ class BinaryCrossEntropy(_Loss):
     _binary = True
 
     def __init__(self, *, class_weight=None, alpha=None, pos_weight=None, ignore_index=None,
-                 label_smoothing=0.0, from_logits=True, reduction="mean", name=None, dtype=None):
+                 label_smoothing=0.0, from_logits=False, reduction="sum_over_batch_size", name=None,
+                 dtype=None):
         super().__init__(reduction, name, dtype, class_weight=class_weight, alpha=alpha,
                          pos_weight=pos_weight, ignore_index=ignore_index,
                          label_smoothing=label_smoothing, from_logits=from_logits)
@@ -307,11 +329,14 @@ class FocalLoss(_Loss):
     Reference: Lin et al., ICCV 2017.
     """
 
+    _logits_only = True
     _loss = "focal_loss"
 
     def __init__(self, *, gamma=2.0, alpha=None, ignore_index=None, label_smoothing=0.0,
-                 reduction="mean", name=None, dtype=None):
-        super().__init__(reduction, name, dtype, gamma=gamma, alpha=alpha, ignore_index=ignore_index,
+                 reduction="sum_over_batch_size", from_logits=False,
+                 name=None, dtype=None):
+        super().__init__(reduction, name, dtype, from_logits=from_logits,
+                         gamma=gamma, alpha=alpha, ignore_index=ignore_index,
                          label_smoothing=label_smoothing)
 
 
@@ -329,12 +354,15 @@ class BinaryFocalLoss(_Loss):
     Reference: Lin et al., ICCV 2017.
     """
 
+    _logits_only = True
     _loss = "binary_focal_loss"
     _binary = True
 
     def __init__(self, *, gamma=2.0, alpha=None, class_weight=None, pos_weight=None,
-                 ignore_index=None, reduction="mean", name=None, dtype=None):
-        super().__init__(reduction, name, dtype, gamma=gamma, alpha=alpha, class_weight=class_weight,
+                 ignore_index=None, reduction="sum_over_batch_size", from_logits=False,
+                 name=None, dtype=None):
+        super().__init__(reduction, name, dtype, from_logits=from_logits,
+                         gamma=gamma, alpha=alpha, class_weight=class_weight,
                          pos_weight=pos_weight, ignore_index=ignore_index)
 
 
@@ -342,11 +370,14 @@ class BinaryFocalLoss(_Loss):
 class ClassBalancedLoss(_Loss):
     """Class-balanced loss of Cui et al. (CVPR 2019); see :func:`wce.losses.class_balanced_loss`."""
 
+    _logits_only = True
     _loss = "class_balanced_loss"
 
     def __init__(self, *, samples_per_class, beta=0.9999, loss_type="softmax", gamma=2.0,
-                 ignore_index=None, reduction="mean", name=None, dtype=None):
-        super().__init__(reduction, name, dtype, samples_per_class=samples_per_class, beta=beta,
+                 ignore_index=None, reduction="sum_over_batch_size", from_logits=False,
+                 name=None, dtype=None):
+        super().__init__(reduction, name, dtype, from_logits=from_logits,
+                         samples_per_class=samples_per_class, beta=beta,
                          loss_type=loss_type, gamma=gamma, ignore_index=ignore_index)
 
 
@@ -355,11 +386,13 @@ class CostSensitiveCrossEntropy(_Loss):
     """Cost-sensitive cross-entropy from a cost matrix (Ho & Wookey 2020); see
     :func:`wce.losses.cost_sensitive_cross_entropy`."""
 
+    _logits_only = True
     _loss = "cost_sensitive_cross_entropy"
 
-    def __init__(self, *, cost_matrix, class_weight=None, ignore_index=None, reduction="mean",
-                 name=None, dtype=None):
-        super().__init__(reduction, name, dtype, cost_matrix=cost_matrix, class_weight=class_weight,
+    def __init__(self, *, cost_matrix, class_weight=None, ignore_index=None,
+                 reduction="sum_over_batch_size", from_logits=False, name=None, dtype=None):
+        super().__init__(reduction, name, dtype, from_logits=from_logits,
+                         cost_matrix=cost_matrix, class_weight=class_weight,
                          ignore_index=ignore_index)
 
 
@@ -368,11 +401,14 @@ class LogitAdjustedCrossEntropy(_Loss):
     """Logit-adjusted cross-entropy (Menon et al., ICLR 2021); see
     :func:`wce.losses.logit_adjusted_cross_entropy`."""
 
+    _logits_only = True
     _loss = "logit_adjusted_cross_entropy"
 
     def __init__(self, *, class_prior, tau=1.0, class_weight=None, ignore_index=None,
-                 label_smoothing=0.0, reduction="mean", name=None, dtype=None):
-        super().__init__(reduction, name, dtype, class_prior=class_prior, tau=tau,
+                 label_smoothing=0.0, reduction="sum_over_batch_size", from_logits=False,
+                 name=None, dtype=None):
+        super().__init__(reduction, name, dtype, from_logits=from_logits,
+                         class_prior=class_prior, tau=tau,
                          class_weight=class_weight, ignore_index=ignore_index,
                          label_smoothing=label_smoothing)
 
@@ -382,11 +418,14 @@ class BalancedSoftmaxCrossEntropy(_Loss):
     """Balanced softmax (Ren et al., NeurIPS 2020): CE of ``logits + log n_c``; see
     :func:`wce.losses.balanced_softmax_cross_entropy`."""
 
+    _logits_only = True
     _loss = "balanced_softmax_cross_entropy"
 
     def __init__(self, *, samples_per_class, class_weight=None, ignore_index=None,
-                 label_smoothing=0.0, reduction="mean", name=None, dtype=None):
-        super().__init__(reduction, name, dtype, samples_per_class=samples_per_class,
+                 label_smoothing=0.0, reduction="sum_over_batch_size", from_logits=False,
+                 name=None, dtype=None):
+        super().__init__(reduction, name, dtype, from_logits=from_logits,
+                         samples_per_class=samples_per_class,
                          class_weight=class_weight, ignore_index=ignore_index,
                          label_smoothing=label_smoothing)
 
@@ -395,11 +434,14 @@ class BalancedSoftmaxCrossEntropy(_Loss):
 class LDAMLoss(_Loss):
     """LDAM loss (Cao et al., NeurIPS 2019), class-index targets only; see :func:`wce.losses.ldam_loss`."""
 
+    _logits_only = True
     _loss = "ldam_loss"
 
     def __init__(self, *, samples_per_class, max_margin=0.5, scale=30.0, class_weight=None,
-                 ignore_index=None, label_smoothing=0.0, reduction="mean", name=None, dtype=None):
-        super().__init__(reduction, name, dtype, samples_per_class=samples_per_class,
+                 ignore_index=None, label_smoothing=0.0, reduction="sum_over_batch_size",
+                 from_logits=False, name=None, dtype=None):
+        super().__init__(reduction, name, dtype, from_logits=from_logits,
+                         samples_per_class=samples_per_class,
                          max_margin=max_margin, scale=scale, class_weight=class_weight,
                          ignore_index=ignore_index, label_smoothing=label_smoothing)
 

@@ -1,7 +1,8 @@
 """Weighted, focal and cost-sensitive objectives for LightGBM (>= 4.0), and a classifier.
 
 Gradients come from the NumPy reference (:mod:`wce.losses`); the Hessians,
-the start and the probabilities are explained in :mod:`wce.gbdt._objective`. What is
+the start and the probabilities are explained on the documentation's
+"XGBoost and LightGBM" page (``docs/gbdt.md``). What is
 LightGBM-specific (TRAPS 14):
 
 * **Start.** A custom objective starts every sample at margin 0 (p = 0.5,
@@ -47,6 +48,7 @@ from .gbdt._objective import Objective
 
 lgb = require("lightgbm")
 MIN_VERSION = (4, 0)
+"""The oldest supported LightGBM, ``(major, minor)``; an older one raises ImportError."""
 check_version(lgb, MIN_VERSION, what="wce.lightgbm")
 
 
@@ -157,10 +159,15 @@ class WeightedLGBMClassifier(WeightedGBDTClassifier):
 
 
 binary_objective = LGBMObjective.binary
+"""The same as :meth:`LGBMObjective.binary`."""
 focal_binary_objective = LGBMObjective.focal_binary
+"""The same as :meth:`LGBMObjective.focal_binary`."""
 multiclass_objective = LGBMObjective.multiclass
+"""The same as :meth:`LGBMObjective.multiclass`."""
 focal_multiclass_objective = LGBMObjective.focal_multiclass
+"""The same as :meth:`LGBMObjective.focal_multiclass`."""
 cost_sensitive_objective = LGBMObjective.cost_sensitive
+"""The same as :meth:`LGBMObjective.cost_sensitive`."""
 
 __all__ = [
     "MIN_VERSION",

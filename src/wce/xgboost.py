@@ -1,7 +1,8 @@
 """Weighted, focal and cost-sensitive objectives for XGBoost (>= 3.1), and a classifier.
 
 Gradients come from the NumPy reference (:mod:`wce.losses`); the Hessians,
-the start and the probabilities are explained in :mod:`wce.gbdt._objective`. What is
+the start and the probabilities are explained on the documentation's
+"XGBoost and LightGBM" page (``docs/gbdt.md``). What is
 XGBoost-specific (TRAPS 14):
 
 * **Start.** With a custom objective XGBoost uses ``base_score`` *as a raw
@@ -46,6 +47,7 @@ from .gbdt._objective import Objective
 
 xgb = require("xgboost")
 MIN_VERSION = (3, 1)
+"""The oldest supported XGBoost, ``(major, minor)``; an older one raises ImportError."""
 check_version(xgb, MIN_VERSION, what="wce.xgboost")
 
 
@@ -190,10 +192,15 @@ class WeightedXGBClassifier(WeightedGBDTClassifier):
 
 
 binary_objective = XGBObjective.binary
+"""The same as :meth:`XGBObjective.binary`."""
 focal_binary_objective = XGBObjective.focal_binary
+"""The same as :meth:`XGBObjective.focal_binary`."""
 multiclass_objective = XGBObjective.multiclass
+"""The same as :meth:`XGBObjective.multiclass`."""
 focal_multiclass_objective = XGBObjective.focal_multiclass
+"""The same as :meth:`XGBObjective.focal_multiclass`."""
 cost_sensitive_objective = XGBObjective.cost_sensitive
+"""The same as :meth:`XGBObjective.cost_sensitive`."""
 
 __all__ = [
     "MIN_VERSION",

@@ -16,6 +16,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..reporting.environment import environment
+from .runner import model_label
 from . import statistics as S
 from .metrics import LOWER_IS_BETTER, METRICS
 
@@ -168,7 +169,8 @@ def bottom_line(comps: list, n_datasets: int) -> list:
 def problem_summary(problems: list) -> list:
     """One JSON-ready row per data set: size, positives, imbalance ratio, note."""
     return [{"dataset": p.name, "n": int(len(p.y)), "n_features": int(p.X.shape[1]), "n_positive": p.n_pos,
-             "positive": p.positive, "imbalance_ratio": float(p.imbalance_ratio), "note": p.note}
+             "positive": p.positive, "imbalance_ratio": float(p.imbalance_ratio), "note": p.note,
+             "source": p.spec, "fingerprint": p.fingerprint}
             for p in problems]
 
 
@@ -181,7 +183,7 @@ def summarise(plan, units: list, command: str) -> dict:
     comps = comparisons(rows, datasets, methods) if len(datasets) > 1 else []
     config = plan.config
     return {
-        "settings": {"model": config.model, "folds": config.folds, "repeats": config.repeats,
+        "settings": {"model": model_label(config.model), "folds": config.folds, "repeats": config.repeats,
                      "seed": config.seed, "C": config.C, "options": vars(config.options),
                      "settings_key": config.settings_key()},
         "datasets": problem_summary(plan.problems),

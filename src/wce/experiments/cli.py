@@ -16,11 +16,14 @@ import numpy as np
 from ..reporting.console import console as make_console
 from .datasets import DEFAULT_DATASET
 from .methods import COMPARE_METHODS, DEFAULT_METHODS, Options
+from .verdict import METRIC_CHOICES
 from .models import MODELS
 
 
 def _common(p) -> None:
     p.add_argument("--target", help="label column of CSV/Parquet files")
+    p.add_argument("--positive", metavar="LABEL",
+                   help="the positive class (default: the minority class of each data set)")
     p.add_argument("--model", default="logreg", choices=MODELS, help="model (default logreg)")
     p.add_argument("--folds", type=int, default=5, help="stratified folds (default 5)")
     p.add_argument("--repeats", type=int, default=2, help="repeats of the k-fold (default 2)")
@@ -51,6 +54,12 @@ def register(subparsers) -> None:
     c.add_argument("--tau", type=float, default=1.0, help="logit_adjusted tau (default 1)")
     c.add_argument("--smote-ratio", type=float, default=0.5,
                    help="minority/majority ratio after SMOTE in wce-balanced+smote (default 0.5)")
+    c.add_argument("--metric", default="f1", choices=METRIC_CHOICES,
+                   help="the metric the verdict and recommendation are about (default f1: minority-class F1, "
+                        "the metric ce+threshold tunes its threshold for)")
+    c.add_argument("--no-recalibrate", dest="recalibrate", action="store_false",
+                   help="skip the Platt/isotonic recalibration columns of weighted methods (one extra fit "
+                        "per weighted unit)")
     c.add_argument("--out", default="wce-report", help="report folder (default wce-report)")
     c.set_defaults(func=compare_command)
 
@@ -82,11 +91,37 @@ def _config(args, methods, out):
 
     options = Options(cost_fn=getattr(args, "cost_fn", None), cost_fp=getattr(args, "cost_fp", 1.0),
                       gamma=getattr(args, "gamma", 2.0), beta=getattr(args, "beta", 0.9999),
-                      tau=getattr(args, "tau", 1.0), smote_ratio=getattr(args, "smote_ratio", 0.5))
+                      tau=getattr(args, "tau", 1.0), smote_ratio=getattr(args, "smote_ratio", 0.5),
+                      recalibrate=getattr(args, "recalibrate", False))  # sweep: none
     data = args.data if isinstance(args.data, list) else [args.data]
     return Config(datasets=_expand(data), target=args.target, model=args.model, methods=methods,
                   folds=args.folds, repeats=args.repeats, seed=args.seed, jobs=args.jobs, out=out,
-                  C=args.C, options=options)
+                  C=args.C, options=options, positive=getattr(args, "positive", None),
+                  metric=getattr(args, "metric", "f1"))
+
+
+def _describe_data(plan, console) -> None:
+    """Which label is positive in each data set, one line each."""
+    for p in plan.problems:
+        rule = "chosen with --positive" if plan.config.positive is not None else "the minority class"
+        console.print(f"{p.name}: positive class {p.positive!r} ({rule}), {p.n_pos} of {len(p.y)} rows",
+                      soft_wrap=True, markup=False, highlight=False)
+
+
+def _ignore_further_interrupts() -> None:
+    """After Ctrl-C the command only reports and exits: a second Ctrl-C must not turn that into a
+    traceback (the workers are already stopped)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _describe_reuse(plan, console) -> None:
+    if plan.reused:
+        console.print(f"reused {plan.reused} of {plan.n_units} finished units from "
+                      f"{os.path.abspath(plan.unit_dir)}", soft_wrap=True, markup=False, highlight=False)
 
 
 def _command_line() -> str:
@@ -96,19 +131,32 @@ def _command_line() -> str:
 def compare_command(args) -> int:
     from ..reporting import compare as report
     from ..reporting import tables
-    from .analysis import summarise
-    from .runner import collect, execute, validate
+    from .api import run_plan
+    from .runner import validate
 
     plan = validate(_config(args, args.methods, args.out))  # raises before anything is written
     console = make_console()
+    _describe_data(plan, console)
     for method, reason in plan.skipped:
         console.print(f"[yellow]skipped[/yellow] {reason}", soft_wrap=True)  # one line, grep-able
-    results = execute(plan, progress=args.progress, console=console)
-    units = collect(plan, results)
-    summary = summarise(plan, units, _command_line())
+    try:
+        result = run_plan(plan, progress=args.progress, console=console, command=_command_line())
+    except KeyboardInterrupt:
+        _ignore_further_interrupts()
+        raise
+    _describe_reuse(plan, console)
+    summary, units = result.report, result.units
+    if "dataset_verdict" not in summary:
+        from .verdict import attach
+
+        attach(summary, plan, units, metric=plan.config.metric)
     paths = report.write(summary, units, args.out)
+    for line in summary["dataset_verdict"]["headline"]:  # the answer first
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
     header, cells, title = report.main_table(summary, compact=True)
-    console.print(tables.rich_table(header, cells, title))
+    from rich.markup import escape
+
+    console.print(tables.rich_table(header, cells, escape(title)))  # a file name is not markup
     for line in summary["verdict"]:
         console.print(f"• {line}")
     console.print(f"Report: {os.path.abspath(paths['report.md'])} (results.csv, results.json, plots beside it)",
@@ -141,7 +189,13 @@ def sweep_command(args) -> int:
     names = [f"pos_weight:{w:g}" for w in weights]
     plan = validate(_config(args, names, args.out))
     console = make_console()
-    results = execute(plan, progress=args.progress, console=console)
+    _describe_data(plan, console)
+    try:
+        results = execute(plan, progress=args.progress, console=console)
+    except KeyboardInterrupt:
+        _ignore_further_interrupts()
+        raise
+    _describe_reuse(plan, console)
     units = collect(plan, results)
     summary = {(r["method"], r["metric"]): r for r in per_dataset(units, plan.methods)}
     rows = []
@@ -161,8 +215,10 @@ def sweep_command(args) -> int:
     header = ["pos_weight", "F1", "PR-AUC", "MCC", "Brier", "ECE", "Brier corr."]
     cells = [[f"{r['pos_weight']:g}" + (" (n_neg/n_pos)" if abs(r["pos_weight"] - ratio) < 1e-3 else "")]
              + [f"{r[k]:.3f}" for k in ("f1", "pr_auc", "mcc", "brier", "ece", "brier_corrected")] for r in rows]
-    console.print(tables.rich_table(header, cells, f"{problem.name}: pos_weight sweep, {args.model}, "
-                                                   f"{args.folds}-fold × {args.repeats}"))
+    from rich.markup import escape
+
+    console.print(tables.rich_table(header, cells, escape(f"{problem.name}: pos_weight sweep, {args.model}, "
+                                                   f"{args.folds}-fold × {args.repeats}")))
     console.print(f"Best mean F1 at pos_weight = {best['pos_weight']:g} (n_neg/n_pos = {ratio:.3g}). "
                   f"Outputs: {os.path.abspath(args.out)}/sweep.csv, sweep.json, sweep.png", soft_wrap=True)
     return 0

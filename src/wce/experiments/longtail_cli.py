@@ -29,6 +29,8 @@ def _ratios(text: str) -> tuple:
             raise ValueError(
                 f"--imbalance-ratios takes numbers separated by commas; got {part!r}."
             ) from None
+    if not out:
+        raise ValueError(f"--imbalance-ratios needs at least one number (e.g. 10,100); got {text!r}.")
     return tuple(out)
 
 
@@ -49,6 +51,9 @@ def _command(args) -> int:
         methods=tuple(_split(args.methods)) if args.methods else LONG_TAIL_METHODS,
         beta=args.beta, gamma=args.gamma, tau=args.tau, threads=args.threads, out=args.out,
     ).validate()
+    from ..reporting.files import check_output_dir
+
+    check_output_dir(config.out)  # before any model trains
     start, cpu_start = time.perf_counter(), time.process_time()
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if args.progress else None
     results, per_class = run(config, progress=say)
@@ -87,7 +92,8 @@ def register(subparsers) -> None:
     p.add_argument("--tau", type=float, default=1.0, help="logit adjustment tau (default 1)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--quick", action="store_true",
-                   help="small preset for a smoke run: two data sets, one seed, 30 epochs")
+                   help="small preset for a smoke run: two data sets, one seed, 30 epochs "
+                   "(about 30 s of CPU time, one core)")
     p.add_argument("--report-only", action="store_true",
                    help="rewrite report.md and the plots from the CSVs already in --out")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")

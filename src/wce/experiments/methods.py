@@ -66,6 +66,7 @@ class Options:
     beta: float = 0.9999  # class_balanced (Cui et al.'s largest beta)
     tau: float = 1.0
     smote_ratio: float = 0.5  # minority / majority after SMOTE in weighting + SMOTE
+    recalibrate: bool = True  # Platt / isotonic recalibration columns for weighted methods
 
 
 @dataclass

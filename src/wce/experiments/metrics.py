@@ -18,6 +18,23 @@ are the same scores after prior correction (see :mod:`wce.experiments.methods`):
 ``p_corrected = sigmoid(z − log(w_pos / w_neg))``; for unweighted methods they
 equal the raw scores (nothing to correct), for focal loss they are NaN (no
 closed form).
+
+Recalibration (opt-out, weighted and resampled methods only): a calibration map
+is fitted inside the training fold, on the model's logits for a stratified 25%
+inner split that the model did not train on (the inner model is trained on the
+other 75%, resampled like the method), then applied to the test logits of the
+model fitted on the whole fold, as scikit-learn's
+``CalibratedClassifierCV(ensemble=False)`` does with one split:
+
+* ``sigmoid``: Platt scaling (Platt 1999), ``p = sigmoid(a z + b)`` fitted by
+  maximum likelihood with Platt's smoothed targets;
+* ``isotonic``: isotonic regression of y on z (Zadrozny & Elkan 2002).
+
+``brier_sigmoid``, ``ece_sigmoid``, ``brier_isotonic`` and ``ece_isotonic`` are
+scored on the recalibrated probabilities; ``balanced_accuracy_sigmoid`` is the
+balanced accuracy of ``p_sigmoid >= 0.5``, which shows what thresholding the
+recalibrated probability at 0.5 would give up: the decisions should stay those
+of the weighted model.
 """
 
 from __future__ import annotations
@@ -31,8 +48,13 @@ THRESHOLD_METRICS = ("precision", "recall", "f1", "balanced_accuracy", "g_mean",
 SCORE_METRICS = ("pr_auc", "roc_auc", "brier", "ece")
 CORRECTED_METRICS = ("brier_corrected", "ece_corrected")
 METRICS = THRESHOLD_METRICS + SCORE_METRICS + CORRECTED_METRICS
+RECALIBRATIONS = ("sigmoid", "isotonic")
+# Not part of METRICS: results computed before recalibration existed lack them, so readers use .get.
+RECALIBRATED_METRICS = ("brier_sigmoid", "ece_sigmoid", "brier_isotonic", "ece_isotonic",
+                        "balanced_accuracy_sigmoid")
 # Metrics where lower is better (for ranks).
-LOWER_IS_BETTER = ("brier", "ece", "brier_corrected", "ece_corrected")
+LOWER_IS_BETTER = ("brier", "ece", "brier_corrected", "ece_corrected", "brier_sigmoid", "ece_sigmoid",
+                   "brier_isotonic", "ece_isotonic")
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
@@ -101,3 +123,55 @@ def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
     if ys.sum() == 0 or f1[i] <= 0:
         return 0.5
     return float((ps[i] + ps[i + 1]) / 2) if i + 1 < len(ps) else float(ps[i])
+
+
+def fit_platt(z: np.ndarray, y: np.ndarray) -> tuple:
+    """``(a, b)`` of Platt scaling ``p = sigmoid(a z + b)``, maximum likelihood with Platt's targets
+    ``(n_pos + 1) / (n_pos + 2)`` and ``1 / (n_neg + 2)`` (Platt 1999; as scikit-learn's sigmoid)."""
+    from scipy.optimize import minimize
+
+    z = np.asarray(z, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    n_pos = float(y.sum())
+    n_neg = float(y.size - n_pos)
+    t = np.where(y == 1, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
+
+    def nll(theta):
+        s = theta[0] * z + theta[1]
+        # -[t log sigmoid(s) + (1 - t) log(1 - sigmoid(s))] = logaddexp(0, s) - t s
+        value = float(np.sum(np.logaddexp(0.0, s) - t * s))
+        g = expit(s) - t
+        return value, np.array([float(g @ z), float(g.sum())])
+
+    result = minimize(nll, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    return float(result.x[0]), float(result.x[1])
+
+
+def fit_recalibration(kind: str, z: np.ndarray, y: np.ndarray):
+    """A function from logits to recalibrated probabilities, fitted on ``(z, y)``."""
+    if kind == "sigmoid":
+        a, b = fit_platt(z, y)
+        return lambda logits: expit(a * np.asarray(logits, dtype=np.float64) + b)
+    if kind == "isotonic":
+        from sklearn.isotonic import IsotonicRegression
+
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(z, y)
+        return lambda logits: np.asarray(iso.predict(np.asarray(logits, dtype=np.float64)), dtype=np.float64)
+    raise ValueError(f"Unknown recalibration {kind!r}; known: {', '.join(RECALIBRATIONS)}.")
+
+
+def recalibrated_metrics(y_cal: np.ndarray, z_cal: np.ndarray, y_test: np.ndarray, z_test: np.ndarray) -> dict:
+    """Brier score and ECE of the test logits after each recalibration fitted on ``(z_cal, y_cal)``,
+    and the balanced accuracy of ``p_sigmoid >= 0.5``. NaN if the calibration split has one class."""
+    y_cal = np.asarray(y_cal, dtype=np.int64)
+    y_test = np.asarray(y_test, dtype=np.int64)
+    out = dict.fromkeys(RECALIBRATED_METRICS, float("nan"))
+    if y_cal.min() == y_cal.max():
+        return out
+    for kind in RECALIBRATIONS:
+        p = fit_recalibration(kind, z_cal, y_cal)(z_test)
+        out[f"brier_{kind}"] = float(np.mean((p - y_test) ** 2))
+        out[f"ece_{kind}"] = expected_calibration_error(y_test, p)
+        if kind == "sigmoid":
+            out["balanced_accuracy_sigmoid"] = threshold_metrics(y_test, p, 0.5)["balanced_accuracy"]
+    return out

@@ -176,6 +176,33 @@ def unsupported_reason(model: str, method) -> str | None:
     return None
 
 
+def recalibration_metrics(name, seed: int, *, C: float, method, options, X_train: np.ndarray,
+                          y_train: np.ndarray, y_test: np.ndarray, z_test: np.ndarray, resample,
+                          make=None) -> dict:
+    """Brier/ECE after Platt and isotonic recalibration fitted inside the training fold.
+
+    The training fold (scaled, not resampled) is split 75/25, stratified; the method
+    trains on the 75% (after ``resample(method, X, y, options, seed)``), its logits on
+    the untouched 25% fit the calibration maps, which are applied to ``z_test``, the
+    test logits of the model trained on the whole fold. The 25% keeps the class ratio
+    of the data, so the maps learn the true prior rather than the weighted one.
+    ``make()`` returns a fresh model (default ``make_model(name, seed, C=C)``).
+    See :func:`wce.experiments.metrics.recalibrated_metrics`.
+    """
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    from .metrics import RECALIBRATED_METRICS, recalibrated_metrics
+
+    try:
+        inner = StratifiedShuffleSplit(n_splits=1, test_size=0.25, random_state=seed)
+        a, b = next(inner.split(X_train, y_train))
+        X_a, y_a = resample(method, X_train[a], y_train[a], options, seed)
+        model = (make() if make is not None else make_model(name, seed, C=C)).fit(X_a, y_a, method.plan(y_a, options))
+    except ValueError:  # too few minority rows for an inner split (or for SMOTE on it)
+        return dict.fromkeys(RECALIBRATED_METRICS, float("nan"))
+    return recalibrated_metrics(y_train[b], model.decision_function(X_train[b]), y_test, z_test)
+
+
 def make_model(name: str, seed: int, *, C: float = 1.0):
     if name == "logreg":
         return LinearModel(C=C)

@@ -26,21 +26,108 @@ from scipy.special import expit
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedShuffleSplit
 from sklearn.preprocessing import StandardScaler
 
-from .datasets import Dataset
+from .datasets import Dataset, fingerprint, positive_label
 from .methods import Method, Options
 from .metrics import best_f1_threshold, fold_metrics
 from .models import make_model
 
 
+# --------------------------------------------------------------------------- scikit-learn estimators
+# Any scikit-learn classifier (or Pipeline) as the model of `wce.compare(model=...)`: weighting
+# methods reach it as sample weights (a Pipeline's final step gets ``<step>__sample_weight``),
+# resampling runs before it (imbalanced-learn), and a loss with no sample-weight form is skipped.
+
+NO_SAMPLE_WEIGHT_FORM = ("focal", "logit_adjusted")
+
+
+def _final_step(estimator):
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        return steps[-1][0], steps[-1][1]
+    return None, estimator
+
+
+def _accepts_sample_weight(estimator) -> bool:
+    from sklearn.utils.validation import has_fit_parameter
+
+    _, final = _final_step(estimator)
+    if final is None or final == "passthrough":
+        return False
+    try:
+        return has_fit_parameter(final, "sample_weight")
+    except (TypeError, ValueError):
+        return False
+
+
+def needs_sample_weight(method: Method) -> bool:
+    """True if ``method`` trains with unequal sample weights (weighting, not resampling or plain CE)."""
+    return method.scheme is not None or method.loss not in ("cross_entropy",)
+
+
+def estimator_reasons(estimator, methods: list) -> dict:
+    """``{method name: why it cannot run with this estimator, or None}``; ValueError if the
+    estimator is not a classifier, or takes no sample weights and weighting methods were asked for."""
+    if not (hasattr(estimator, "fit") and (hasattr(estimator, "predict_proba")
+                                           or hasattr(estimator, "decision_function"))):
+        raise ValueError(f"model must be one of the model names or a scikit-learn classifier with fit and "
+                         f"predict_proba or decision_function; got {type(estimator).__name__}.")
+    reasons = {}
+    for m in methods:
+        reasons[m.name] = (f"method {m.name!r} needs a custom loss that a scikit-learn estimator cannot "
+                           "take as sample weights; use model='logreg'") if m.loss in NO_SAMPLE_WEIGHT_FORM else None
+    weighted = [m.name for m in methods if not reasons[m.name] and needs_sample_weight(m)]
+    if weighted and not _accepts_sample_weight(estimator):
+        step, final = _final_step(estimator)
+        what = type(final).__name__ + (f" (the final step {step!r} of the Pipeline)" if step else "")
+        raise ValueError(f"{what} does not take sample_weight in fit, so these methods cannot run with it: "
+                         f"{', '.join(weighted)}. Choose other methods (ce, ce+threshold, ros, smote, rus) "
+                         "or an estimator whose fit takes sample_weight.")
+    return reasons
+
+
+class EstimatorModel:
+    """A scikit-learn classifier trained on one fold's :class:`~wce.experiments.methods.FoldPlan`."""
+
+    def __init__(self, estimator, weighted: bool):
+        from sklearn.base import clone
+
+        self.estimator, self.weighted = clone(estimator), weighted
+
+    def fit(self, X: np.ndarray, y: np.ndarray, plan) -> "EstimatorModel":
+        kw = {}
+        if self.weighted and plan.sample_weight is not None:
+            step, _ = _final_step(self.estimator)
+            kw[f"{step}__sample_weight" if step else "sample_weight"] = plan.sample_weight
+        self.estimator.fit(X, y.astype(np.int64), **kw)
+        classes = list(getattr(self.estimator, "classes_", [0, 1]))
+        self._column = classes.index(1) if 1 in classes else len(classes) - 1
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        if hasattr(self.estimator, "predict_proba"):
+            p = np.clip(np.asarray(self.estimator.predict_proba(X))[:, self._column], 1e-12, 1 - 1e-12)
+            return np.log(p) - np.log1p(-p)
+        z = np.asarray(self.estimator.decision_function(X), dtype=np.float64)
+        return z if z.ndim == 1 else z[:, self._column]
+
+
+def _make_model(model, method: Method, seed: int, C: float):
+    if isinstance(model, str):
+        return make_model(model, seed, C=C)
+    return EstimatorModel(model, needs_sample_weight(method))
+
+
 @dataclass
 class Problem:
-    """A binary problem: ``y`` is 1 for the positive (minority) class."""
+    """A binary problem: ``y`` is 1 for the positive class (the minority class unless chosen)."""
 
     name: str
     X: np.ndarray
     y: np.ndarray
     positive: str
     note: str = ""
+    fingerprint: str = ""  # of the data actually used: X, binary y, feature names, positive label
+    spec: str = ""  # what the user gave (path or spec)
 
     @property
     def n_pos(self) -> int:
@@ -51,27 +138,49 @@ class Problem:
         return (len(self.y) - self.n_pos) / self.n_pos
 
 
-def make_problem(data: Dataset, *, folds: int) -> Problem:
-    """Check a data set and make it binary (minority class vs the rest); ValueError says why not."""
+def make_problem(data: Dataset, *, folds: int, positive=None) -> Problem:
+    """Check a data set and make it binary (positive class vs the rest); ValueError says why not.
+
+    The positive class is ``positive`` if given, else the minority class
+    (:func:`wce.experiments.datasets.positive_label`)."""
     labels, counts = np.unique(np.asarray(data.y).astype(str), return_counts=True)
     if len(labels) < 2:
         raise ValueError(f"{data.name}: the target has a single class ({str(labels[0]) if len(labels) else 'none'!r}); "
                          "a comparison needs at least two.")
     X = np.asarray(data.X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] != len(labels_of(data)) or X.shape[1] == 0:
+        raise ValueError(f"{data.name}: X must be a 2-D array with one row per label and at least one "
+                         f"column; got shape {X.shape} for {len(labels_of(data))} labels.")
     if not np.isfinite(X).all():
         raise ValueError(f"{data.name}: {int((~np.isfinite(X)).sum())} missing or infinite feature value(s); "
                          "impute or drop them first.")
-    # Positive = least frequent class (ties: the last label in sorted order).
-    pos = len(counts) - 1 - int(np.argmin(counts[::-1]))
-    positive = str(labels[pos])
-    y = (np.asarray(data.y).astype(str) == positive).astype(np.int64)
+    try:
+        label = positive_label(data.y, positive)
+    except ValueError as exc:
+        raise ValueError(f"{data.name}: {exc}") from None
+    positive_text = str(label)
+    pos = int(np.flatnonzero(labels == positive_text)[0])
+    y = (np.asarray(data.y).astype(str) == positive_text).astype(np.int64)
+    chosen = "chosen" if positive is not None else "minority"
     note = ""
     if len(labels) > 2:
-        note = f"{len(labels)} classes: positive = minority class {positive!r}, the rest negative"
-    if counts[pos] < folds:
-        raise ValueError(f"{data.name}: the minority class {positive!r} has {counts[pos]} example(s), "
-                         f"fewer than --folds {folds}; use fewer folds.")
-    return Problem(data.name, X, y, positive, note)
+        note = f"{len(labels)} classes: positive = {chosen} class {positive_text!r}, the rest negative"
+    elif positive is not None and counts[pos] > len(y) - counts[pos]:
+        note = f"positive = chosen class {positive_text!r}, the majority class"
+    if counts[pos] < folds or len(y) - counts[pos] < folds:
+        which = "positive" if counts[pos] < folds else "negative"
+        n = counts[pos] if counts[pos] < folds else len(y) - counts[pos]
+        raise ValueError(f"{data.name}: the {which} class has {n} example(s), "
+                         f"fewer than --folds {folds}; use fewer folds."
+                         if which == "negative" else
+                         f"{data.name}: the {'minority' if positive is None else 'positive'} class "
+                         f"{positive_text!r} has {n} example(s), fewer than --folds {folds}; use fewer folds.")
+    digest = fingerprint(X, y, data.feature_names, positive_text)
+    return Problem(data.name, X, y, positive_text, note, digest)
+
+
+def labels_of(data: Dataset) -> np.ndarray:
+    return np.asarray(data.y).ravel()
 
 
 def splits(y: np.ndarray, *, folds: int, repeats: int, seed: int) -> list:
@@ -127,9 +236,9 @@ def run_unit(problem: Problem, method: Method, model: str, repeat: int, fold: in
     if method.tune_threshold:
         inner = StratifiedShuffleSplit(n_splits=1, test_size=0.25, random_state=s)
         a, b = next(inner.split(X_fit, y_fit))
-        m = make_model(model, s, C=C).fit(X_fit[a], y_fit[a], method.plan(y_fit[a], options))
+        m = _make_model(model, method, s, C).fit(X_fit[a], y_fit[a], method.plan(y_fit[a], options))
         threshold = best_f1_threshold(y_fit[b], expit(m.decision_function(X_fit[b])))
-    fitted = make_model(model, s, C=C).fit(X_fit, y_fit, plan)
+    fitted = _make_model(model, method, s, C).fit(X_fit, y_fit, plan)
     z = fitted.decision_function(X_test)
     # Unweighted methods need no correction: their "corrected" probabilities are the raw ones.
     log_ratio = 0.0 if not method.weighted else None
@@ -140,7 +249,8 @@ def run_unit(problem: Problem, method: Method, model: str, repeat: int, fold: in
         log_ratio = plan.log_weight_ratio + math.log((m1 / n1) / (m0 / n0))
     metrics = fold_metrics(y_test, z, threshold=threshold, log_weight_ratio=log_ratio)
     return {
-        "dataset": problem.name, "method": method.name, "model": model, "repeat": repeat, "fold": fold,
+        "dataset": problem.name, "method": method.name, "model": model if isinstance(model, str) else
+        type(model).__name__, "repeat": repeat, "fold": fold,
         "n_train": int(len(train)), "n_test": int(len(test)), "threshold": threshold,
         "log_weight_ratio": log_ratio, "metrics": metrics,
         "y": y_test.tolist(), "z": np.round(z, 5).tolist(),

@@ -11,6 +11,10 @@ across data sets.
   ``CD = q_α sqrt(k (k + 1) / (6 N))`` with ``q_α`` the studentised range
   quantile divided by sqrt 2, and Wilcoxon signed-rank tests of chosen pairs
   with Holm's step-down correction.
+* Per data set, two methods on the same folds: the *corrected resampled
+  t-test* of the paired fold differences (Nadeau & Bengio 2003),
+  ``t = mean(d) / sqrt((1/J + n_test/n_train) · s_d²)`` with ``J − 1`` degrees
+  of freedom, ``J = folds × repeats``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,35 @@ def corrected_t_interval(values, *, test_fraction: float, confidence: float = 0.
     var = (1.0 / v.size + test_fraction) * v.var(ddof=1)
     half = stats.t.ppf(0.5 + confidence / 2, v.size - 1) * math.sqrt(var)
     return mean, mean - half, mean + half
+
+
+def corrected_paired_t_test(differences, *, test_fraction: float, confidence: float = 0.95) -> dict:
+    """Corrected resampled t-test of paired fold differences (Nadeau & Bengio 2003).
+
+    ``differences`` are ``a − b`` on the same ``J`` test folds (k folds × r repeats);
+    ``test_fraction`` is n_test / n_train of one fold. The variance of the mean
+    difference is ``(1/J + n_test/n_train) · s²`` instead of ``s²/J`` because
+    the training sets overlap. Returns ``{mean, ci_low, ci_high, t, p, df, n}``
+    (two-sided p); NaN where fewer than two folds are finite. Identical folds
+    (``s = 0``) give p = 1 if the mean is 0 and p = 0 otherwise.
+    """
+    d = np.asarray([x for x in differences if not math.isnan(x)], dtype=np.float64)
+    nan = float("nan")
+    out = {"mean": float(d.mean()) if d.size else nan, "ci_low": nan, "ci_high": nan, "t": nan, "p": nan,
+           "df": d.size - 1, "n": int(d.size)}
+    if d.size < 2:
+        return out
+    mean = out["mean"]
+    se = 0.0 if np.ptp(d) == 0 else math.sqrt((1.0 / d.size + test_fraction) * d.var(ddof=1))
+    if se == 0.0:
+        out.update(ci_low=mean, ci_high=mean, t=0.0 if mean == 0 else math.copysign(math.inf, mean),
+                   p=1.0 if mean == 0 else 0.0)
+        return out
+    t = mean / se
+    half = stats.t.ppf(0.5 + confidence / 2, d.size - 1) * se
+    out.update(ci_low=mean - half, ci_high=mean + half, t=float(t),
+               p=float(2 * stats.t.sf(abs(t), d.size - 1)))
+    return out
 
 
 def mean_ranks(table: np.ndarray, *, higher_is_better: bool = True) -> np.ndarray:
@@ -58,8 +91,13 @@ def nemenyi_cd(n_methods: int, n_datasets: int, alpha: float = 0.05) -> float:
 
 
 def holm(pvalues) -> np.ndarray:
-    """Holm's step-down adjusted p-values (monotone, capped at 1)."""
+    """Holm's step-down adjusted p-values (monotone, capped at 1); NaN stays NaN and is not counted."""
     p = np.asarray(pvalues, dtype=np.float64)
+    finite = ~np.isnan(p)
+    if not finite.all():
+        adjusted = np.full(p.shape, np.nan)
+        adjusted[finite] = holm(p[finite])
+        return adjusted
     order = np.argsort(p)
     m = len(p)
     adjusted = np.empty(m)

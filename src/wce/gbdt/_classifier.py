@@ -42,7 +42,7 @@ class WeightedGBDTClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, loss: str = "cross_entropy", *, class_weight: Any = None,
                  gamma: float = 2.0, cost_matrix: Any = None, n_estimators: int = 100,
-                 learning_rate: float = 0.1, max_depth: int | None = None,
+                 learning_rate: float | None = None, max_depth: int | None = None,
                  n_jobs: int | None = None, random_state: int | None = 0,
                  early_stopping_rounds: int | None = None, params: dict | None = None,
                  **kwargs: Any):
@@ -113,7 +113,9 @@ class WeightedGBDTClassifier(ClassifierMixin, BaseEstimator):
 
     def _booster_params(self, objective: Objective, params: dict, *, threads: str) -> dict:
         """``params`` (the library's fixed ones) plus the shared hyper-parameters and ``params``."""
-        params = {**params, "learning_rate": self.learning_rate}
+        params = dict(params)
+        if self.learning_rate is not None:  # None: the library's default, as its own wrapper
+            params["learning_rate"] = self.learning_rate
         if self.max_depth is not None:
             params["max_depth"] = self.max_depth
         if self.n_jobs is not None:
@@ -161,6 +163,8 @@ class WeightedGBDTClassifier(ClassifierMixin, BaseEstimator):
         return self._raw(X)
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)`` in the order of ``classes_`` (sigmoid or softmax
+        of :meth:`decision_function`)."""
         check_is_fitted(self, "booster_")
         proba = self.objective_.predict_proba(self.decision_function(X))
         if not self.objective_.multiclass:
@@ -168,6 +172,7 @@ class WeightedGBDTClassifier(ClassifierMixin, BaseEstimator):
         return proba
 
     def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row, as a label from ``classes_``."""
         check_is_fitted(self, "booster_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 

@@ -174,7 +174,14 @@ class Objective:
     @classmethod
     def focal_binary(cls, *, gamma: float = 2.0, alpha: float | None = None,
                      pos_weight: float | None = None, class_weight: Any = None) -> "Objective":
-        """Binary focal loss (torchvision's formula) with the positive Hessian of the module doc."""
+        """Binary focal loss (torchvision's formula) on a sigmoid margin, with a positive Hessian.
+
+        The exact Hessian of the focal loss is negative for badly misclassified
+        points; the objective uses ``max(h_exact, w_t (1 - p_t)^γ p (1 - p))``,
+        which equals the exact Hessian wherever that is larger and the binary
+        cross-entropy Hessian for ``γ = 0``. ``alpha``, ``pos_weight`` and
+        ``class_weight`` weight the classes as in :meth:`binary`.
+        """
         return cls("focal", multiclass=False, gamma=gamma, alpha=alpha, pos_weight=pos_weight,
                    class_weight=class_weight)
 
@@ -192,14 +199,22 @@ class Objective:
     @classmethod
     def focal_multiclass(cls, *, gamma: float = 2.0, alpha: Any = None,
                          hessian_factor: float | None = None) -> "Objective":
-        """Softmax focal loss with a per-class ``alpha`` vector (TRAPS 12), positive Hessian."""
+        """Softmax focal loss with a per-class ``alpha`` vector (TRAPS 12), positive Hessian.
+
+        Hessian diagonal ``factor · α_y m(p_y) p_j (1 - p_j)`` with
+        ``m(p) = (1 - p)^γ - γ (1 - p)^{γ-1} p log p``: along the true class the
+        focal gradient is ``m`` times the cross-entropy gradient.
+        """
         return cls("focal", multiclass=True, gamma=gamma, alpha=alpha,
                    hessian_factor=hessian_factor)
 
     @classmethod
     def cost_sensitive(cls, *, cost_matrix: Any, class_weight: Any = None,
                        hessian_factor: float | None = None) -> "Objective":
-        """Cost-sensitive cross-entropy from a ``(K, K)`` cost matrix, on softmax margins."""
+        """Cost-sensitive cross-entropy from a ``(K, K)`` cost matrix, on softmax margins.
+
+        Hessian diagonal ``factor · (w_y + Σ_{k≠y} M[y, k]) p_j (1 - p_j)``.
+        """
         return cls("cost_sensitive", multiclass=True, cost_matrix=cost_matrix,
                    class_weight=class_weight, hessian_factor=hessian_factor)
 
@@ -247,6 +262,8 @@ class Objective:
 
     # -- data -----------------------------------------------------------------------
     def n_classes(self, labels: np.ndarray | None = None) -> int:
+        """Number of classes: 2 for a binary objective; for a multiclass one the length of
+        its class weights (or cost matrix), else ``max(labels) + 1``, at least 2."""
         if not self.multiclass:
             return 2
         k = self._declared_classes()
@@ -508,7 +525,7 @@ class Objective:
         k = margin.shape[1] if self.multiclass and margin.ndim == 2 else None
         y, sw = self.check_data(labels, sample_weight, n_classes=k)
         y = y if self.multiclass else y.astype(np.float64)
-        return float(self.reference(margin, y, sample_weight=sw, reduction="mean", **self.params))
+        return float(self.reference(margin, y, sample_weight=sw, reduction="weighted_mean", **self.params))
 
     def predict_proba(self, margin: Any) -> np.ndarray:
         """Raw margins -> probabilities: sigmoid ``(n,)`` or softmax ``(n, K)``.

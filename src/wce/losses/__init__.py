@@ -36,6 +36,9 @@ LOSSES = {
 }
 
 
+BINARY_LOSSES = ("binary_cross_entropy", "binary_focal_loss")
+
+
 def _terms(loss: Callable, args: tuple, kwargs: dict):
     terms_fn = getattr(loss, "terms", None)
     if terms_fn is None:
@@ -43,7 +46,8 @@ def _terms(loss: Callable, args: tuple, kwargs: dict):
             f"value_and_grad expects one of the wce.losses functions "
             f"({', '.join(LOSSES)}). Got {loss!r} instead."
         )
-    reduction = V.check_reduction(kwargs.pop("reduction", "mean"), caller=loss.__name__)
+    reduction = V.check_reduction(kwargs.pop("reduction", "mean"), caller=loss.__name__,
+                                  binary=loss.__name__ in BINARY_LOSSES)
     return terms_fn(*args, **kwargs), reduction
 
 

@@ -179,7 +179,7 @@ def binary_cross_entropy(
       King & Zeng 2001; PyTorch ``BCEWithLogitsLoss``; TensorFlow
       ``tf.nn.weighted_cross_entropy_with_logits``.
     """
-    reduction = V.check_reduction(reduction, caller=CALLER)
+    reduction = V.check_reduction(reduction, caller=CALLER, binary=True)
     terms = _binary_cross_entropy_terms(
         logits, targets, class_weight=class_weight, alpha=alpha, pos_weight=pos_weight,
         sample_weight=sample_weight, ignore_index=ignore_index,

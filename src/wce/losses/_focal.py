@@ -175,12 +175,12 @@ def binary_focal_loss(
       >>> import numpy as np
       >>> from wce.losses import binary_focal_loss
       >>> round(binary_focal_loss(np.array([2.0, -1.0]), np.array([1, 1]), alpha=0.25), 5)
-      0.35184
+      0.08796
 
     References:
       Lin et al., ICCV 2017; torchvision ``ops.sigmoid_focal_loss``.
     """
-    reduction = V.check_reduction(reduction, caller=BINARY_CALLER)
+    reduction = V.check_reduction(reduction, caller=BINARY_CALLER, binary=True)
     terms = _binary_focal_loss_terms(
         logits, targets, gamma=gamma, alpha=alpha, class_weight=class_weight,
         pos_weight=pos_weight, sample_weight=sample_weight, ignore_index=ignore_index,

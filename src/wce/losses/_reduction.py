@@ -1,17 +1,26 @@
 """Reductions: the only place where per-element losses become a number.
 
 Every loss produces, per element i, a weighted loss ``w_i * l_i`` and a weight
-``w_i`` (0 for ignored elements). The options mean the same thing for every
-loss and every target type:
+``w_i`` (0 for ignored elements). The options:
 
-=================== =====================================================
-``"none"``          ``w_i * l_i`` per element (shape of the targets)
-``"sum"``           ``Σ_i w_i l_i``
-``"mean"``          ``Σ_i w_i l_i / Σ_i w_i`` (PyTorch's weighted mean for
-                    class-index targets)
-``"mean_per_sample"`` ``Σ_i w_i l_i / n`` with n the number of non-ignored
-                    elements (Keras and the textbook formula)
-=================== =====================================================
+======================= =================================================
+``"none"``              ``w_i * l_i`` per element (shape of the targets)
+``"sum"``               ``Σ_i w_i l_i``
+``"weighted_mean"``     ``Σ_i w_i l_i / Σ_i w_i``
+``"mean_per_sample"``   ``Σ_i w_i l_i / n`` with n the number of non-ignored
+                        elements
+``"mean"`` (default)    the frameworks' mean: ``"weighted_mean"`` for
+                        multiclass losses (PyTorch's ``CrossEntropyLoss``
+                        with ``weight=``), ``"mean_per_sample"`` for the
+                        binary losses (``BCEWithLogitsLoss`` with
+                        ``pos_weight=``/``weight=``, torchvision's
+                        ``sigmoid_focal_loss``, TensorFlow's
+                        ``reduce_mean`` of ``weighted_cross_entropy_with_logits``)
+======================= =================================================
+
+:func:`wce._validation.check_reduction` turns the public names into the two
+internal ones used below: ``"mean"`` (the weighted mean) and
+``"mean_per_sample"``.
 
 A zero denominator (all targets ignored, or all weights zero) gives a loss of 0
 and a zero gradient, not NaN (TRAPS 7). Because the weights do not depend on

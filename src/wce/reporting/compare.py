@@ -6,10 +6,12 @@ results, all plain data; imports nothing from :mod:`wce.experiments`.
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import math
 import os
+import re
 
 from . import files, plots, tables
 
@@ -29,6 +31,17 @@ weights (or on resampled data) estimates odds inflated by w_pos/w_neg (times the
 change of the class ratio), so the corrected probability is sigmoid(z − log(w_pos/w_neg)).
 "Brier corr." and "ECE corr." are computed on it; focal loss has no closed form (–).
 
+**Paired tests on one data set** (Nadeau & Bengio 2003). Every method is compared with
+`ce+threshold` and with `ce` on the same folds: the fold differences d get the corrected
+resampled t-test, t = mean(d) / sqrt((1/J + n_test/n_train)·s_d²) with J−1 degrees of freedom;
+the p-values of one metric on one data set are Holm-adjusted together. A difference is
+significant when the adjusted p-value is below 0.05.
+
+**Recalibration.** For weighted and resampled methods a Platt (sigmoid) and an isotonic map
+are fitted inside each training fold, on a stratified 25% inner split the model did not train
+on (and that keeps the data's class ratio), then applied to the test logits of the model
+trained on the whole fold (as scikit-learn's CalibratedClassifierCV with one split).
+
 **Across data sets** (Demšar 2006). Mean ranks (1 = best), Friedman test, Nemenyi critical
 difference, and Wilcoxon signed-rank tests of each weighting method against `ce+threshold` and
 each resampling method, Holm-corrected within each metric.
@@ -38,7 +51,7 @@ each resampling method, Holm-corrected within each metric.
 def _clean(x):
     """JSON-safe and compact: NaN -> None, floats to 6 significant digits."""
     if isinstance(x, float):
-        return None if math.isnan(x) else float(f"{x:.6g}")
+        return None if not math.isfinite(x) else float(f"{x:.6g}")
     if isinstance(x, dict):
         return {k: _clean(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -57,6 +70,16 @@ def main_table(summary: dict, *, compact: bool = False) -> tuple:
     return header, cells, f"{len(datasets)} data sets: mean rank (1 = best) and mean over data sets"
 
 
+def focus_methods(verdict: dict | None, methods: list) -> dict:
+    """``{data set: methods that matter for its verdict}``: ce, ce+threshold, the recommended
+    method and the best weighting method, in the order of ``methods``."""
+    out = {}
+    for answer in (verdict or {}).get("datasets", []):
+        keep = {"ce", "ce+threshold", answer.get("recommended"), answer.get("best_weighting")}
+        out[answer["dataset"]] = [m for m in methods if m in keep]
+    return out
+
+
 def write(summary: dict, units: list, out: str) -> dict:
     """Write the report folder; returns ``{file name: path}``."""
     datasets = [d["dataset"] for d in summary["datasets"]]
@@ -69,31 +92,112 @@ def write(summary: dict, units: list, out: str) -> dict:
     model = summary["settings"]["model"]
     files.write_csv_atomic(paths["results.csv"], [{**r, "model": model} for r in _clean(summary["per_dataset"])],
                            fields)
-    plots.pr_curves(units, datasets, methods, paths["pr_curves.png"])
-    plots.reliability(units, methods, paths["reliability.png"])
-    plots.weight_strength(units, methods, paths["weight_strength.png"])
-    if len(datasets) > 1:
-        plots.ranks(summary["across_datasets"], paths["ranks.png"], len(datasets))
-    else:
-        del paths["ranks.png"]
+    verdict = summary.get("dataset_verdict")
+    focus = focus_methods(verdict, methods)
+    with _names_as_plain_text():  # a '$' in a file name is not mathtext
+        plots.pr_curves(units, datasets, methods, paths["pr_curves.png"], focus=focus)
+        plots.reliability(units, methods, paths["reliability.png"],
+                          focus=sorted({m for ms in focus.values() for m in ms}, key=methods.index))
+        plots.weight_strength(units, methods, paths["weight_strength.png"], rows=summary["per_dataset"])
+        if len(datasets) > 1:
+            plots.ranks(summary["across_datasets"], paths["ranks.png"], len(datasets))
+        else:
+            del paths["ranks.png"]
+    if summary.get("recommended"):
+        paths["recommended.json"] = os.path.join(out, "recommended.json")
+        files.write_json_atomic(paths["recommended.json"], _clean(summary["recommended"]), indent=2)
     files.write_text_atomic(paths["report.md"], markdown(
         summary, sorted(os.path.basename(p) for p in paths.values() if p.endswith(".png"))))
     return paths
 
 
+def _names_as_plain_text():
+    """A context in which plot titles and labels (file names among them) are drawn as given:
+    matplotlib would otherwise read ``$...$`` in a file name as mathtext, and fail on bad TeX."""
+    import contextlib
+
+    try:
+        import matplotlib
+    except ImportError:
+        return contextlib.nullcontext()
+    if "text.parse_math" not in matplotlib.rcParams:
+        return contextlib.nullcontext()
+    return matplotlib.rc_context({"text.parse_math": False})
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` (a file name, a label) safe inside Markdown and the HTML it becomes: ``<>&`` as
+    entities, and the characters that make links, emphasis, code or table cells escaped."""
+    text = html.escape(str(text), quote=False)
+    return re.sub(r"([\\`*\[\]|])", r"\\\1", text).replace("\n", " ").replace("\r", " ")
+
+
+def _code_span(text: str) -> str:
+    """``text`` as one inline code span, whatever backticks it holds (CommonMark: a longer fence)."""
+    text = str(text).replace("\n", " ").replace("\r", " ")
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
+
+
+def _escape_user_text(summary: dict) -> dict:
+    """A copy of ``summary`` whose user-given text (data set names and sources, positive labels)
+    is escaped by :func:`escape_markdown` wherever it appears, in values, keys and sentences."""
+    unsafe = set()
+    for d in summary.get("datasets", []):
+        unsafe |= {str(d.get(k)) for k in ("dataset", "positive", "source") if d.get(k) is not None}
+    pairs = sorted(((u, escape_markdown(u)) for u in unsafe if escape_markdown(u) != u),
+                   key=lambda p: -len(p[0]))
+    if not pairs:
+        return summary
+
+    def fix(x):
+        if isinstance(x, str):
+            for raw, safe in pairs:
+                x = x.replace(raw, safe)
+            return x
+        if isinstance(x, dict):
+            return {fix(k) if isinstance(k, str) else k: fix(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [fix(v) for v in x]
+        return x
+
+    command = summary.get("command")
+    out = fix(summary)
+    out["command"] = command  # shown as code, where nothing is interpreted
+    return out
+
+
 def markdown(summary: dict, images: list) -> str:
+    summary = _escape_user_text(summary)  # file names and labels are user text: never markup
     s = summary["settings"]
     out = io.StringIO()
     w = out.write
     w("# wce compare report\n\n")
-    w(f"Command: `{summary['command']}`\n\n")
+    w(f"Command: {_code_span(summary['command'])}\n\n")
     w(f"Model `{s['model']}`, {s['folds']}-fold stratified CV × {s['repeats']} repeat(s), seed {s['seed']}, "
       f"options {json.dumps(s['options'])}. Compute time {summary['seconds_computing']:.0f} s.\n\n")
-    w("## Verdict: does weighting beat plain CE + threshold moving, and resampling?\n\n")
+    verdict = summary.get("dataset_verdict")
+    if verdict:
+        w("## Answer\n\n")
+        for line in verdict["headline"]:
+            w(f"{line}\n\n")
+        if verdict["n_datasets"] > 1:
+            for answer in verdict["datasets"]:
+                w(f"- {answer['text']}\n")
+            w("\n")
+        if summary.get("recommended"):
+            w("The recommended method, its parameters computed from the full data's class counts, how to "
+              "correct its probabilities, and lines for PyTorch, Keras, scikit-learn, XGBoost and LightGBM "
+              "are in [recommended.json](recommended.json).\n\n")
+    w("## Verdict across data sets: does weighting beat plain CE + threshold moving, and resampling?\n\n"
+      if verdict else "## Verdict: does weighting beat plain CE + threshold moving, and resampling?\n\n")
     for line in summary["verdict"]:
         w(f"- {line}\n")
     header, cells, title = main_table(summary)
     w(f"\n## Results\n\n{title}.\n\n{tables.markdown(header, cells)}\n\n")
+    if verdict:
+        w(tests_markdown(verdict))
+        w(recalibration_markdown(verdict))
     if summary["comparisons"]:
         w("### Weighting vs references (Wilcoxon signed-rank over data sets, Holm-corrected per metric)\n\n")
         rows = [[c["metric"], c["method"], c["reference"], f"{c['wins']}/{c['ties']}/{c['losses']}",
@@ -125,3 +229,73 @@ def markdown(summary: dict, images: list) -> str:
     env = summary["environment"]
     w("## Environment\n\n" + ", ".join(f"{k} {v}" for k, v in env.items()) + "\n")
     return out.getvalue()
+
+
+def _signed(x) -> str:
+    return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:+.4f}"
+
+
+def _p(p) -> str:
+    return "–" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.3g}"
+
+
+def tests_markdown(verdict: dict) -> str:
+    """Paired corrected t-tests of the verdict's metric per data set; for one data set also the
+    best weighting method against the reference on every tested metric."""
+    metric = verdict["metric"]
+    rows = [t for t in verdict["tests"] if t["metric"] == metric]
+    if not rows:
+        return ""
+    out = io.StringIO()
+    w = out.write
+    w(f"### Paired tests on each data set: {metric} (corrected resampled t-test, Holm-adjusted per data "
+      "set and metric)\n\n")
+    cells = [[t["dataset"], t["method"], t["reference"], f"{t['mean']:.4f}", f"{t['reference_mean']:.4f}",
+              _signed(t["difference"]), f"{_signed(t['ci_low'])} to {_signed(t['ci_high'])}", _p(t["p"]),
+              _p(t["p_holm"]), t["outcome"]] for t in rows]
+    header = ["data set", "method", "reference", "mean", "ref. mean", "difference", "95% CI", "p", "p Holm",
+              "outcome"]
+    if verdict["n_datasets"] == 1:
+        header, cells = header[1:], [c[1:] for c in cells]
+    w(tables.markdown(header, cells) + "\n\n")
+    if verdict["n_datasets"] == 1 and verdict["datasets"]:
+        answer = verdict["datasets"][0]
+        best, ref = answer.get("best_weighting"), answer.get("reference")
+        side = [t for t in verdict["tests"] if t["method"] == best and t["reference"] == ref]
+        if side:
+            w(f"### {best} against {ref} on every tested metric\n\n")
+            cells = [[t["metric"], f"{t['mean']:.4f}", f"{t['reference_mean']:.4f}", _signed(t["difference"]),
+                      f"{_signed(t['ci_low'])} to {_signed(t['ci_high'])}", _p(t["p_holm"]), t["outcome"]]
+                     for t in side]
+            w(tables.markdown(["metric", best, ref, "difference", "95% CI", "p Holm", "outcome"], cells) + "\n\n")
+    return out.getvalue()
+
+
+def recalibration_markdown(verdict: dict) -> str:
+    """Brier score, ECE and balanced accuracy before and after recalibration, per weighted method."""
+    rows = verdict.get("recalibration") or []
+    if not rows:
+        return ""
+
+    def cell(r, key):
+        v = r.get(key) or {}
+        mean = v.get("mean")
+        if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+            return "–"
+        low, high = v.get("ci_low"), v.get("ci_high")
+        if low is None or (isinstance(low, float) and math.isnan(low)):
+            return f"{mean:.3f}"
+        return f"{mean:.3f}±{(high - low) / 2:.3f}"
+
+    keys = (("brier", "Brier"), ("brier_sigmoid", "Brier Platt"), ("brier_isotonic", "Brier isotonic"),
+            ("ece", "ECE"), ("ece_sigmoid", "ECE Platt"), ("ece_isotonic", "ECE isotonic"),
+            ("balanced_accuracy", "bal. acc"), ("balanced_accuracy_sigmoid", "bal. acc of Platt p >= 0.5"))
+    several = len({r["dataset"] for r in rows}) > 1
+    header = (["data set"] if several else []) + ["method"] + [label for _, label in keys]
+    cells = [([r["dataset"]] if several else []) + [r["method"]] + [cell(r, k) for k, _ in keys] for r in rows]
+    text = ("### Calibration repair: recalibration fitted inside the training fold\n\n"
+            "Mean over folds ± 95% half-width. Platt scaling is monotone, so the weighted model's ranking "
+            "(PR-AUC, ROC-AUC) and, if its raw output is still thresholded at 0.5, its decisions (F1, "
+            "balanced accuracy) are unchanged; the last column shows what thresholding the recalibrated "
+            "probability at 0.5 would give instead.\n\n")
+    return text + tables.markdown(header, cells) + "\n\n"

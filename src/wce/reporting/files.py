@@ -53,6 +53,36 @@ def write_csv_atomic(path: str, rows: list, fieldnames: list) -> None:
     write_text_atomic(path, buffer.getvalue())
 
 
+def check_output_dir(path, *, option: str = "--out") -> str:
+    """Refuse, before anything is computed or created, an output folder that cannot be written:
+    an empty name, an existing file, a name too long, or a place without write permission
+    (tested by creating and removing a probe folder in the nearest existing parent).
+    Returns the path; ValueError says what is wrong. Creates nothing that stays."""
+    if not isinstance(path, (str, os.PathLike)) or not str(os.fspath(path)).strip():
+        raise ValueError(f"{option} needs a folder name; got {path!r}.")
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{option} {path!r} is an existing file, not a folder.")
+    limit = 255
+    too_long = [part for part in os.path.normpath(path).split(os.sep) if len(part.encode()) > limit]
+    if too_long:
+        raise ValueError(f"{option}: the folder name {too_long[0][:40]!r}... is longer than {limit} bytes.")
+    parent = os.path.abspath(path)
+    while not os.path.exists(parent):
+        up = os.path.dirname(parent)
+        if up == parent:
+            break
+        parent = up
+    if not os.path.isdir(parent):
+        raise ValueError(f"{option} {path!r}: {parent!r} is a file, so no folder can be created under it.")
+    try:
+        probe = tempfile.mkdtemp(prefix=".wce-write-test-", dir=parent)
+        os.rmdir(probe)
+    except OSError as exc:
+        raise ValueError(f"{option} {path!r}: cannot write in {parent!r} ({exc.strerror or exc}).") from None
+    return path
+
+
 def read_json(path: str):
     """The JSON value in ``path``, or None if the file is missing or not valid JSON."""
     try:

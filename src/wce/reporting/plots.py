@@ -31,12 +31,6 @@ def _save(fig, path: str, *, dpi: int) -> None:
     _pyplot().close(fig)
 
 
-def _colors(n: int):
-    plt = _pyplot()
-    cmap = plt.get_cmap("tab20")
-    return [cmap(i % 20) for i in range(n)]
-
-
 def _pooled(units: list, dataset: str | None = None) -> dict:
     """method -> (y, z, log_weight_ratio per row) pooled over test folds of repeat 0."""
     out = defaultdict(lambda: ([], [], []))
@@ -50,23 +44,80 @@ def _pooled(units: list, dataset: str | None = None) -> dict:
     return {m: tuple(np.asarray(a, dtype=np.float64) for a in v) for m, v in out.items()}
 
 
-def pr_curves(units: list, datasets: list, methods: list, path: str, max_datasets: int = 4) -> None:
-    """Precision-recall curves per method, test folds of the first repeat pooled, per data set."""
+LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)))
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p", "d", "H", "8", "1", "2", "3")
+
+
+def _style(i: int) -> dict:
+    """Colour, line style and marker of the i-th series: no two share a colour (up to 20), and
+    line style and marker tell them apart in grey or for colour-blind readers."""
+    cmap = _pyplot().get_cmap("tab10" if i < 10 else "tab20")
+    color = cmap(i) if i < 10 else cmap((2 * (i - 10) + 1) % 20)
+    return {"color": color, "ls": LINESTYLES[i % len(LINESTYLES)], "marker": MARKERS[i % len(MARKERS)]}
+
+
+def _groups(pooled: dict, methods: list) -> list:
+    """Methods grouped by identical pooled scores (ce and ce+threshold share their model), in order."""
+    groups = []
+    for m in methods:
+        if m not in pooled:
+            continue
+        for g in groups:
+            a, b = pooled[g[0]][1], pooled[m][1]
+            if a.shape == b.shape and np.array_equal(a, b):
+                g.append(m)
+                break
+        else:
+            groups.append([m])
+    return groups
+
+
+def _operating_point(units: list, dataset: str, method: str) -> tuple:
+    """Pooled (recall, precision) of the method's decisions over the test folds of repeat 0."""
+    tp = fp = fn = 0
+    for u in units:
+        if u["repeat"] != 0 or u["dataset"] != dataset or u["method"] != method:
+            continue
+        y = np.asarray(u["y"])
+        pred = expit(np.asarray(u["z"], dtype=np.float64)) >= u["threshold"]
+        tp += int(np.sum(pred & (y == 1)))
+        fp += int(np.sum(pred & (y == 0)))
+        fn += int(np.sum(~pred & (y == 1)))
+    return (tp / (tp + fn) if tp + fn else 0.0), (tp / (tp + fp) if tp + fp else 0.0)
+
+
+def pr_curves(units: list, datasets: list, methods: list, path: str, max_datasets: int = 4,
+              focus: dict | None = None) -> None:
+    """Precision-recall curves, test folds of the first repeat pooled, per data set.
+
+    ``focus`` maps a data set to the methods to draw (by default those that matter for its
+    verdict: ce, ce+threshold, the recommended and the best weighting method); without it, all.
+    Methods with identical scores (ce and ce+threshold) share one curve; each method's
+    operating point (its decisions: p >= 0.5 or its tuned threshold) is marked on it."""
     from sklearn.metrics import precision_recall_curve
 
     plt = _pyplot()
     shown = datasets[:max_datasets]
-    fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 4.5), squeeze=False)
-    colors = _colors(len(methods))
+    fig, axes = plt.subplots(1, len(shown), figsize=(5.2 * len(shown), 4.8), squeeze=False)
     for ax, dataset in zip(axes[0], shown):
         pooled = _pooled(units, dataset)
-        for color, m in zip(colors, methods):
-            y, z, _ = pooled[m]
+        chosen = (focus or {}).get(dataset) or methods
+        for i, group in enumerate(_groups(pooled, chosen)):
+            style = _style(i)
+            y, z, _ = pooled[group[0]]
             precision, recall, _ = precision_recall_curve(y, expit(z))
-            ax.plot(recall, precision, color=color, lw=1.2, label=m)
-        ax.set(title=f"{dataset} (repeat 0, folds pooled)", xlabel="recall", ylabel="precision",
-               xlim=(0, 1), ylim=(0, 1.02))
-    axes[0][-1].legend(fontsize=7, loc="upper right")
+            label = " = ".join(group) + (" (same scores)" if len(group) > 1 else "")
+            ax.plot(recall, precision, color=style["color"], ls=style["ls"], lw=1.6, label=label)
+            for k, m in enumerate(group):
+                r, p = _operating_point(units, dataset, m)
+                ax.plot([r], [p], marker=MARKERS[(i + k) % len(MARKERS)], ms=8, color=style["color"],
+                        mec="black", mew=0.6, ls="none", label=f"{m}: its decisions")
+        hidden = len(methods) - len(chosen)
+        name = dataset if len(dataset) <= 40 else dataset[:37] + "..."
+        note = f"; {hidden} other methods in results.csv" if hidden > 0 else ""
+        ax.set_title(f"{name}\nrepeat 0, folds pooled{note}", fontsize=9)
+        ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
+        ax.legend(fontsize=7, loc="best")
     _save(fig, path, dpi=90)
 
 
@@ -79,48 +130,112 @@ def _reliability(y, p, n_bins=10):
     return mean_p, frac
 
 
-def reliability(units: list, methods: list, path: str) -> None:
-    """Reliability diagrams, raw and after prior correction, test folds of repeat 0 pooled."""
+def reliability(units: list, methods: list, path: str, focus: list | None = None) -> None:
+    """Reliability diagrams, raw and after prior correction, test folds of repeat 0 pooled.
+
+    ``focus``: the methods to draw (default all). Methods with identical probabilities
+    (ce and ce+threshold: the threshold moves the decisions, not the probabilities) are
+    drawn once."""
     plt = _pyplot()
     pooled = _pooled(units)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
-    colors = _colors(len(methods))
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.8))
+    groups = _groups(pooled, focus or methods)
     for ax, corrected in zip(axes, (False, True)):
-        ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
-        for color, m in zip(colors, methods):
-            y, z, r = pooled[m]
+        ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfect calibration")
+        for i, group in enumerate(groups):
+            style = _style(i)
+            y, z, r = pooled[group[0]]
             if corrected:
                 if np.isnan(r).all():
                     continue
                 z = z - np.nan_to_num(r)
             mean_p, frac = _reliability(y, expit(z))
-            ax.plot(mean_p, frac, marker="o", ms=3, color=color, lw=1, label=m)
+            label = " and ".join(group) + (" (same probabilities)" if len(group) > 1 else "")
+            ax.plot(mean_p, frac, marker=style["marker"], ms=4, color=style["color"], ls=style["ls"], lw=1.3,
+                    label=label)
         ax.set(title="after prior correction (unweighted: unchanged)" if corrected else "as trained (test folds pooled)",
                xlabel="mean predicted probability", ylabel="fraction positive", xlim=(0, 1), ylim=(0, 1))
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=7, loc="upper left")
     _save(fig, path, dpi=90)
 
 
-def weight_strength(units: list, methods: list, path: str, metrics=("f1", "pr_auc", "brier")) -> None:
-    """Each method's mean metric against its effective weight ratio w_pos/w_neg (1 = unweighted)."""
+def weight_strength(units: list, methods: list, path: str, metrics=("f1", "pr_auc", "brier"),
+                    rows: list | None = None) -> None:
+    """Each method's mean metric against its effective weight ratio w_pos/w_neg (1 = unweighted),
+    with 95% error bars; the y axis starts at 0. One data set: the corrected fold intervals of
+    ``rows`` (the summary's per-data-set rows); several: a t-interval over the data-set means."""
+    from scipy import stats
+
     plt = _pyplot()
     by = defaultdict(list)
     for u in units:
         by[u["method"]].append(u)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4))
-    for ax, metric in zip(axes, metrics):
-        for m in methods:
-            us = by[m]
-            ratios = [u["log_weight_ratio"] for u in us]
-            if any(r is None for r in ratios) and m not in ("ce", "ce+threshold"):
+    datasets = sorted({u["dataset"] for u in units})
+    index = {(r["dataset"], r["method"], r["metric"]): r for r in rows or []}
+    points = []
+    for m in methods:
+        us = by[m]
+        ratios = [u["log_weight_ratio"] for u in us]
+        if not us or (any(r is None for r in ratios) and m not in ("ce", "ce+threshold")):
+            continue
+        points.append((m, math.exp(np.mean([r or 0.0 for r in ratios]))))
+    # Dodge points at (nearly) the same weight sideways, in log space, so none hides another.
+    xs = {}
+    for m, x in points:
+        same = [n for n, other in points if abs(math.log(other) - math.log(x)) < 0.05]
+        k = same.index(m)
+        xs[m] = x * math.exp(0.08 * (k - (len(same) - 1) / 2))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.6))
+    for ax, metric in zip(np.atleast_1d(axes), metrics):
+        top = 0.0
+        bounded = metric not in ("brier", "ece", "brier_corrected", "ece_corrected")
+        for i, (m, _) in enumerate(points):
+            style = _style(i)
+            if len(datasets) == 1:
+                r = index.get((datasets[0], m, metric))
+                v = np.nanmean([u["metrics"][metric] for u in by[m]]) if r is None else r["mean"]
+                low, high = (v, v) if r is None or r["ci_low"] is None or math.isnan(r["ci_low"]) else \
+                    (r["ci_low"], r["ci_high"])
+            else:
+                per = [np.nanmean([u["metrics"][metric] for u in by[m] if u["dataset"] == d]) for d in datasets]
+                per = [x for x in per if not math.isnan(x)]
+                v = float(np.mean(per)) if per else math.nan
+                half = stats.t.ppf(0.975, len(per) - 1) * np.std(per, ddof=1) / math.sqrt(len(per)) \
+                    if len(per) > 1 else 0.0
+                low, high = v - half, v + half
+            if math.isnan(v):
                 continue
-            x = math.exp(np.mean([r or 0.0 for r in ratios]))
-            v = np.nanmean([u["metrics"][metric] for u in us])
-            ax.scatter([x], [v], s=18)
-            ax.annotate(m, (x, v), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.set(xscale="log", xlabel="effective w_pos / w_neg (geometric mean over folds)", ylabel=metric,
-               title=f"{metric} vs weight strength")
+            if bounded:  # a score in [0, 1]: so is its interval
+                low, high = max(low, 0.0), min(high, 1.0)
+            ax.errorbar([xs[m]], [v], yerr=[[v - low], [high - v]], fmt=style["marker"], color=style["color"],
+                        ms=6, capsize=3, lw=1.2, label=m)
+            top = max(top, high)
+        ax.set_xscale("log")
+        _plain_log_ticks(ax, [x for x in xs.values()])
+        ax.set_ylim(0, 1.02 if bounded else max(top * 1.15, 1e-3))
+        where = "" if len(datasets) == 1 else f"mean over {len(datasets)} data sets, "
+        ax.set(xlabel="effective w_pos / w_neg (geometric mean over folds)", ylabel=metric,
+               title=f"{metric} vs weight strength\n{where}95% CI{' (clipped to [0, 1])' if bounded else ''}, "
+                     "y axis from 0")
+    np.atleast_1d(axes)[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.text(0.01, 0.01, "points at the same weight are shifted sideways so none hides another", fontsize=7,
+             color="grey")
     _save(fig, path, dpi=90)
+
+
+def _plain_log_ticks(ax, xs: list) -> None:
+    """Ticks 1, 2, 5, 10, 20, ... written as plain numbers on a log axis (no overlapping minor labels)."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    if not xs:
+        return
+    low, high = min(xs) / 1.3, max(xs) * 1.3
+    ticks = [m * 10.0 ** e for e in range(-3, 6) for m in (1, 2, 5) if low <= m * 10.0 ** e <= high]
+    ax.set_xlim(low, high)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
 
 
 def ranks(across: dict, path: str, n_datasets: int) -> None:

@@ -164,7 +164,7 @@ def weighted_cross_entropy(logits, targets, *, class_weight=None, ignore_index=N
 
 def binary_cross_entropy(logits, targets, *, class_weight=None, alpha=None, pos_weight=None,
                          sample_weight=None, ignore_index=None, label_smoothing=0.0,
-                         from_logits=True, reduction="mean", denominator=None):
+                         from_logits=True, reduction="mean", denominator=None, weight=None):
     r"""Weighted binary cross-entropy on tensors; :func:`wce.losses.binary_cross_entropy`.
 
     .. math::
@@ -173,11 +173,14 @@ def binary_cross_entropy(logits, targets, *, class_weight=None, alpha=None, pos_
         \text{weight}_i = s_i\,[\,w_+ y_i + w_- (1 - y_i)\,]
 
     At most one of ``class_weight=(w_neg, w_pos)``, ``alpha`` in [0, 1]
-    (TRAPS 1) or ``pos_weight``. PyTorch's
-    ``F.binary_cross_entropy_with_logits(x, y, weight=s, pos_weight=r)`` is
-    ``binary_cross_entropy(x, y, sample_weight=s, pos_weight=r,
-    reduction="mean_per_sample")``: its ``weight`` is a per-element sample
-    weight, not a class weight (TRAPS 2).
+    (TRAPS 1) or ``pos_weight``. With PyTorch's arguments it gives PyTorch's
+    value: ``F.binary_cross_entropy_with_logits(x, y, weight=s, pos_weight=r)``
+    is ``binary_cross_entropy(x, y, weight=s, pos_weight=r)`` (logits by
+    default; ``F.binary_cross_entropy`` of probabilities is
+    ``from_logits=False``). PyTorch's ``weight`` is a per-element weight, not a
+    class weight (TRAPS 2): ``weight`` and ``sample_weight`` multiply. The
+    default ``"mean"`` divides by the number of elements, like PyTorch;
+    ``reduction="weighted_mean"`` divides by the total weight.
 
     Args:
       logits: any shape ``S``; targets: same shape, values in [0, 1].
@@ -195,7 +198,10 @@ def binary_cross_entropy(logits, targets, *, class_weight=None, alpha=None, pos_
       King & Zeng 2001; PyTorch ``BCEWithLogitsLoss``.
     """
     caller = "binary_cross_entropy"
-    return _loss(caller, logits, targets, reduction=check_reduction(reduction, caller),
+    if weight is not None:  # PyTorch's per-element weight= is a sample weight
+        weight = _element_buffer(weight, caller)
+        sample_weight = weight if sample_weight is None else weight * sample_weight
+    return _loss(caller, logits, targets, reduction=check_reduction(reduction, caller, binary=True),
                  denominator=denominator, class_weight=class_weight, alpha=alpha,
                  pos_weight=pos_weight, sample_weight=sample_weight, ignore_index=ignore_index,
                  label_smoothing=label_smoothing, from_logits=from_logits)
@@ -246,13 +252,13 @@ def binary_focal_loss(logits, targets, *, gamma=2.0, alpha=None, class_weight=No
       >>> import torch, wce.torch as wt
       >>> round(wt.binary_focal_loss(torch.tensor([2.0, -1.0]), torch.tensor([1.0, 1.0]),
       ...                            alpha=0.25).item(), 5)
-      0.35184
+      0.08796
 
     References:
       Lin et al., ICCV 2017; torchvision ``ops.sigmoid_focal_loss``.
     """
     caller = "binary_focal_loss"
-    return _loss(caller, logits, targets, reduction=check_reduction(reduction, caller),
+    return _loss(caller, logits, targets, reduction=check_reduction(reduction, caller, binary=True),
                  denominator=denominator, gamma=gamma, alpha=alpha, class_weight=class_weight,
                  pos_weight=pos_weight, sample_weight=sample_weight, ignore_index=ignore_index)
 
@@ -416,6 +422,9 @@ _FUNCTIONS = {f.__name__: f for f in (
     balanced_softmax_cross_entropy)}
 
 
+_BINARY_FUNCTIONS = ("binary_cross_entropy", "binary_focal_loss")
+
+
 def numerator_denominator(loss, logits, targets, *, reduction="mean", **options):
     """``(Σ w·l, denominator)`` of a :mod:`wce.torch` loss, for a global weighted mean (TRAPS 9).
 
@@ -436,7 +445,7 @@ def numerator_denominator(loss, logits, targets, *, reduction="mean", **options)
     if _FUNCTIONS.get(name) is not loss:
         raise TypeError(f"numerator_denominator expects one of the wce.torch loss functions "
                         f"({', '.join(_FUNCTIONS)}). Got {loss!r} instead.")
-    reduction = V.check_reduction(reduction, caller=name)
+    reduction = V.check_reduction(reduction, caller=name, binary=name in _BINARY_FUNCTIONS)
     options.pop("implementation", None)
     for key in ("samples_per_class", "class_prior"):
         if key in options:
@@ -495,10 +504,12 @@ class _Loss(nn.Module):
 
     caller = ""
     loss_name = ""
+    binary = False
 
     def __init__(self, reduction: str) -> None:
         super().__init__()
-        self.reduction = check_reduction(reduction, self.caller)
+        check_reduction(reduction, self.caller, binary=self.binary)
+        self.reduction = reduction  # as given, like PyTorch's modules; its meaning is below
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
@@ -507,7 +518,8 @@ class _Loss(nn.Module):
         raise NotImplementedError
 
     def forward(self, input, target, sample_weight=None, denominator=None):
-        return _loss(self.loss_name or self.caller, input, target, reduction=self.reduction,
+        reduction = check_reduction(self.reduction, self.caller, binary=self.binary)
+        return _loss(self.loss_name or self.caller, input, target, reduction=reduction,
                      denominator=denominator, caller=self.caller, sample_weight=sample_weight,
                      **self.options())
 
@@ -526,27 +538,61 @@ class _MulticlassLoss(_Loss):
 
 
 class WeightedCrossEntropyLoss(_MulticlassLoss):
-    """Module form of :func:`weighted_cross_entropy` (like ``nn.CrossEntropyLoss``).
+    r"""Module form of :func:`weighted_cross_entropy`: a drop-in for ``nn.CrossEntropyLoss``.
+
+    PyTorch's arguments keep PyTorch's meaning and defaults: ``weight`` (the
+    class weights, also accepted as ``class_weight``), ``ignore_index=-100``,
+    ``reduction="mean"`` (``Σ w_y·l / Σ w_y``) and ``label_smoothing``, so
+    ``WeightedCrossEntropyLoss(weight=w)`` gives ``nn.CrossEntropyLoss(weight=w)``'s
+    value. What wce adds is opt-in: ``sample_weight=`` at call time,
+    ``reduction="mean_per_sample"``/``"global"``, ``from_logits=False``, and a
+    loss of 0 (not NaN) when every target is ignored.
 
     Example:
       >>> import torch, wce.torch as wt
-      >>> loss_fn = wt.WeightedCrossEntropyLoss(class_weight=torch.tensor([1.0, 3.0]))
+      >>> loss_fn = wt.WeightedCrossEntropyLoss(weight=torch.tensor([1.0, 3.0]))
       >>> round(loss_fn(torch.zeros(2, 2), torch.tensor([0, 1])).item(), 4)
       0.6931
     """
 
     caller = "weighted_cross_entropy"
 
-    def __init__(self, class_weight=None, *, ignore_index=None, label_smoothing=0.0,
+    def __init__(self, class_weight=None, *, weight=None, ignore_index=-100, label_smoothing=0.0,
                  from_logits=True, reduction="mean", implementation="auto"):
         super().__init__(reduction)
-        self.register_buffer("class_weight", _buffer(class_weight, self.caller))
+        if weight is not None and class_weight is not None:
+            raise TypeError(
+                f"{type(self).__name__} got both 'weight' and 'class_weight': they are the same "
+                "class weights (PyTorch's name and wce's). Pass one of them.")
+        self.register_buffer("class_weight", _buffer(class_weight if weight is None else weight,
+                                                     self.caller))
         self.ignore_index = V.check_ignore_index(ignore_index, caller=self.caller)
         self.from_logits = _check_bool(from_logits, self.caller)
         self.implementation = V.check_one_of(implementation, "implementation", IMPLEMENTATIONS,
                                              caller=self.caller)
         self.label_smoothing = V.check_float(label_smoothing, "label_smoothing",
                                              caller=self.caller, low=0.0, high=1.0)
+
+    @property
+    def weight(self):
+        """The class weights under PyTorch's attribute name (the ``class_weight`` buffer)."""
+        return self.class_weight
+
+    def forward(self, input, target, sample_weight=None, denominator=None):
+        if not (torch.is_tensor(target) and target.is_floating_point()):
+            return super().forward(input, target, sample_weight=sample_weight,
+                                   denominator=denominator)
+        # Probability targets, as nn.CrossEntropyLoss treats them: ignore_index does not apply
+        # (only PyTorch's default -100 is dropped; another value is refused) and "mean" divides
+        # by N, not by the total weight (TRAPS 6; "weighted_mean" gives Σ w·l / Σ w).
+        options = self.options()
+        if options["ignore_index"] == -100:
+            options["ignore_index"] = None
+        reduction = check_reduction(self.reduction, self.caller)
+        if self.reduction == "mean":
+            reduction = "mean_per_sample"
+        return _loss(self.caller, input, target, reduction=reduction, denominator=denominator,
+                     caller=self.caller, sample_weight=sample_weight, **options)
 
     def options(self) -> dict:
         return dict(class_weight=self.class_weight, ignore_index=self.ignore_index,
@@ -638,6 +684,8 @@ class LogitAdjustedCrossEntropyLoss(_MulticlassLoss):
 
 
 class _BinaryLoss(_Loss):
+    binary = True
+
     def __init__(self, reduction, class_weight, alpha, pos_weight, ignore_index):
         super().__init__(reduction)
         from ..losses._binary import binary_class_weights
@@ -664,20 +712,49 @@ class _BinaryLoss(_Loss):
 
 
 class BinaryCrossEntropyLoss(_BinaryLoss):
-    """Module form of :func:`binary_cross_entropy` (like ``nn.BCEWithLogitsLoss``).
+    r"""Module form of :func:`binary_cross_entropy`: a drop-in for ``nn.BCEWithLogitsLoss``.
 
-    ``w_neg`` and ``w_pos`` are buffers, whichever form (``class_weight``,
-    ``alpha``, ``pos_weight``) gave them.
+    PyTorch's arguments keep PyTorch's meaning: ``weight`` rescales each
+    element (broadcast to the input, a buffer; TRAPS 2: not a class weight),
+    ``pos_weight`` multiplies the positive term, and ``reduction="mean"``
+    divides by the number of elements, so
+    ``BinaryCrossEntropyLoss(pos_weight=torch.tensor(31.))`` gives
+    ``nn.BCEWithLogitsLoss(pos_weight=torch.tensor(31.))``'s value. Opt-in
+    extras: ``class_weight=(w_neg, w_pos)`` or ``alpha`` in [0, 1] instead of
+    ``pos_weight``, ``reduction="weighted_mean"`` (``Σ w·l / Σ w``),
+    ``ignore_index``, ``label_smoothing``, ``from_logits=False`` and
+    ``sample_weight=`` at call time. ``w_neg`` and ``w_pos`` are buffers,
+    whichever form gave them.
+
+    Example:
+      >>> import torch, wce.torch as wt
+      >>> x = torch.tensor([2.0, -1.0, 0.5]); y = torch.tensor([1.0, 0.0, 1.0])
+      >>> a = wt.BinaryCrossEntropyLoss(pos_weight=torch.tensor(31.0))(x, y)
+      >>> b = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(31.0))(x, y)
+      >>> bool(torch.allclose(a, b))
+      True
     """
 
     caller = "binary_cross_entropy"
 
-    def __init__(self, *, class_weight=None, alpha=None, pos_weight=None, ignore_index=None,
-                 label_smoothing=0.0, from_logits=True, reduction="mean"):
+    def __init__(self, weight=None, *, class_weight=None, alpha=None, pos_weight=None,
+                 ignore_index=None, label_smoothing=0.0, from_logits=True, reduction="mean"):
         super().__init__(reduction, class_weight, alpha, pos_weight, ignore_index)
+        self.register_buffer("weight", None if weight is None else _element_buffer(weight,
+                                                                                   self.caller))
         self.from_logits = _check_bool(from_logits, self.caller)
         self.label_smoothing = V.check_float(label_smoothing, "label_smoothing",
                                              caller=self.caller, low=0.0, high=1.0)
+
+    def forward(self, input, target, sample_weight=None, denominator=None):
+        if self.weight is not None:
+            sample_weight = self.weight if sample_weight is None else self.weight * sample_weight
+        return super().forward(input, target, sample_weight=sample_weight, denominator=denominator)
+
+    def _element_weight(self, targets, sample_weight):
+        if self.weight is not None:
+            sample_weight = self.weight if sample_weight is None else self.weight * sample_weight
+        return super()._element_weight(targets, sample_weight)
 
     def options(self) -> dict:
         return dict(self._weights(), label_smoothing=self.label_smoothing,
@@ -696,6 +773,18 @@ class BinaryFocalLoss(_BinaryLoss):
 
     def options(self) -> dict:
         return dict(self._weights(), gamma=self.gamma)
+
+
+def _element_buffer(values, caller):
+    """PyTorch's per-element ``weight=`` of BCEWithLogitsLoss as a tensor buffer."""
+    w = values if torch.is_tensor(values) else torch.as_tensor(np.asarray(values, dtype=np.float32))
+    if not w.is_floating_point():
+        w = w.float()
+    check = w.detach().cpu()
+    if not bool(torch.isfinite(check).all()) or bool((check < 0).any()):
+        raise ValueError(f"The 'weight' parameter of {caller} must hold finite, non-negative "
+                         "per-element weights (PyTorch's weight=, broadcast to the input).")
+    return w
 
 
 def _check_bool(value, caller):

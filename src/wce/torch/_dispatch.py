@@ -43,11 +43,11 @@ FUSED_MIN_CLASSES = 256
 # ---------------------------------------------------------------------------
 
 
-def check_reduction(reduction: Any, caller: str) -> str:
+def check_reduction(reduction: Any, caller: str, *, binary: bool = False) -> str:
     if reduction == "global":
         return reduction
     try:
-        return V.check_reduction(reduction, caller=caller)
+        return V.check_reduction(reduction, caller=caller, binary=binary)
     except ValueError as exc:
         raise ValueError(
             f"{exc} wce.torch also accepts 'global' (Σ w·l over the local batch divided by the "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -124,6 +124,31 @@ class ClassCounts:
     def frequencies(self) -> np.ndarray:
         total = self.total
         return self.counts / total if total else np.zeros(len(self.counts))
+
+    def positive_class(self, positive: Any = None) -> Any:
+        """The positive class of a binary (or one-vs-rest) ``pos_weight``: ``positive`` if
+        given (it must be one of the classes), otherwise the minority class. On a tie the
+        class that sorts last among the smallest is positive (``1`` of ``0``/``1``, ``True``
+        of booleans), whatever order the classes were seen in.
+
+        Example:
+          >>> ClassCounts.from_labels(["ok"] * 97 + ["fraud"] * 3).positive_class()
+          'fraud'
+        """
+        if positive is not None:
+            positive = normalise_label(positive)
+            if positive not in self._index or (self.classes and type(positive) is not type(
+                    self.classes[self._index[positive]])):
+                raise ValueError(f"The positive class {positive!r} is not one of the classes "
+                                 f"{list(self.classes)}.")
+            return self.classes[self._index[positive]]
+        if not self.classes:
+            raise ValueError("There are no classes to choose a positive class from.")
+        smallest = [c for c, n in zip(self.classes, self.counts) if n == self.counts.min()]
+        try:
+            return sorted(smallest)[-1]
+        except TypeError:
+            return smallest[-1]
 
     def as_dict(self) -> dict:
         return {c: int(n) for c, n in zip(self.classes, self.counts)}
@@ -307,17 +332,16 @@ class ClassCounts:
 
     # ------------------------------------------------------------ readers
     @classmethod
-    def _from_batches(cls, batches: Iterator, classes: Sequence | None,
+    def _from_batches(cls, batches: Iterable, classes: Sequence | None,
                       ignore_index: Any) -> "ClassCounts":
-        """Add up a reader's per-batch ``(labels, counts, rows, is_list)``."""
+        """Add up a reader's ``(labels, counts, rows, is_list)`` results."""
         out = cls(tuple(classes) if classes is not None else (), declared=classes is not None,
                   ignore_index=ignore_index)
-        with closing(batches):  # an error here closes the reader (and its progress bar)
-            for values, counts, rows, is_list in batches:
-                if is_list:
-                    out.kind = "multilabel"
-                out._add(values, counts)
-                out.n_rows += rows
+        for values, counts, rows, is_list in batches:
+            if is_list:
+                out.kind = "multilabel"
+            out._add(values, counts)
+            out.n_rows += rows
         return out
 
     @classmethod
@@ -326,26 +350,52 @@ class ClassCounts:
                      progress: bool = False) -> "ClassCounts":
         """Count a Parquet column in record batches (bounded memory).
 
-        Only column ``target`` is read, ``batch_size`` rows at a time. A list
-        column gives multi-label counts (one list of labels per row).
+        Only column ``target`` is read, ``batch_size`` rows at a time, and only
+        the counts are kept: integer labels are counted with ``np.bincount`` on the
+        column's buffer, strings as dictionary indices. A list column gives
+        multi-label counts (one list of labels per row). The classes come sorted.
         ``null="error"`` (default) refuses missing labels, ``"skip"`` leaves them
         out of the counts and of ``n_rows``. ``classes`` and ``ignore_index`` are
         as in :meth:`from_labels`; ``progress`` shows a progress bar.
         """
-        batches = _readers.parquet_batches(path, target, batch_size=batch_size, null=null,
-                                           ignore_index=ignore_index, progress=progress)
-        return cls._from_batches(batches, classes, ignore_index)
+        result = _readers.parquet_counts(path, target, batch_size=batch_size, null=null,
+                                         ignore_index=ignore_index, progress=progress)
+        return cls._from_batches([result], classes, ignore_index)
 
     @classmethod
     def from_csv(cls, path, target: str, *, classes: Sequence | None = None,
-                 block_size: int = 16 << 20, null: str = "error", ignore_index: Any = None,
+                 block_size: int = 1 << 20, null: str = "error", ignore_index: Any = None,
                  delimiter: str = ",", progress: bool = False) -> "ClassCounts":
         """Count a CSV column in blocks of ``block_size`` bytes through pyarrow's streaming
         reader; the other options are those of :meth:`from_parquet`."""
-        batches = _readers.csv_batches(path, target, block_size=block_size, null=null,
-                                       ignore_index=ignore_index, delimiter=delimiter,
-                                       progress=progress)
-        return cls._from_batches(batches, classes, ignore_index)
+        result = _readers.csv_counts(path, target, block_size=block_size, null=null,
+                                     ignore_index=ignore_index, delimiter=delimiter,
+                                     progress=progress)
+        return cls._from_batches([result], classes, ignore_index)
+
+    @classmethod
+    def from_sql(cls, source: Any, *, target: str, table: str | None = None,
+                 query: str | None = None, classes: Sequence | None = None,
+                 null: str = "error", ignore_index: Any = None) -> "ClassCounts":
+        """Count column ``target`` of a database table (or of a query's result) with
+        ``SELECT target, count(*) ... GROUP BY target`` inside the database: only one
+        row per class comes back, never the data.
+
+        ``source`` is a URL (``duckdb:///path.db``, ``duckdb://`` for an in-memory
+        DuckDB, ``sqlite:///path.db``, or any SQLAlchemy URL such as
+        ``postgresql://...``) or an open connection (DuckDB, ``sqlite3``, or a
+        SQLAlchemy engine or connection, which is left open). Pass either
+        ``table`` (a name, ``schema.name``, or for DuckDB a Parquet/CSV path or
+        glob such as ``"data/*.parquet"`` or a Hive-partitioned folder) or
+        ``query`` (any ``SELECT``). Names are quoted as identifiers, never pasted
+        into the SQL. ``null``, ``classes`` and ``ignore_index`` are as in
+        :meth:`from_parquet`; an empty table is an error.
+        """
+        from . import _db
+
+        result = _db.sql_counts(source, target=target, table=table, query=query, null=null,
+                                ignore_index=ignore_index)
+        return cls._from_batches([result], classes, ignore_index)
 
     @classmethod
     def from_dataframe(cls, df, target: str | Sequence[str], *, classes: Sequence | None = None,

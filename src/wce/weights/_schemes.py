@@ -14,10 +14,16 @@ from ._labels import to_numpy
 
 # The runtime lists are the Literal types' values: one list, for checks and for editors.
 SCHEMES = get_args(Scheme)
+"""The ``scheme=`` names of :func:`class_weights`: ``"balanced"``, ``"inverse"``,
+``"inverse_sqrt"``, ``"effective_number"``, ``"median_frequency"``, ``"manual"``,
+``"cost_matrix"``."""
 NORMALIZATIONS = get_args(Normalization)
+"""The ``normalize=`` names of :func:`class_weights`: ``"none"``, ``"sum_to_one"``,
+``"sum_to_k"``, ``"mean_one"``."""
 ZERO_COUNT_POLICIES = get_args(ZeroCountPolicy)
 #: The schemes computed from class counts, which a class weight may name.
 COUNT_SCHEMES = ("balanced", "inverse", "inverse_sqrt", "effective_number", "median_frequency")
+"""The schemes computed from class counts alone, which a ``class_weight=`` argument may name."""
 CALLER = "class_weights"
 
 
@@ -106,6 +112,8 @@ def class_weights(
     Schemes, with ``n_c`` the count of class c, ``N = Σ n_c`` and ``K`` classes:
 
     ==================== ======================================================
+    ``scheme=``          weight of class c
+    ==================== ======================================================
     ``balanced``         ``N / (K n_c)``, identical to scikit-learn's
                          ``compute_class_weight('balanced')``; already has
                          sample-weighted mean 1, so ``sum`` and ``mean``
@@ -128,6 +136,8 @@ def class_weights(
     Normalisations (TRAPS 3: the weighted *mean* ignores scale, the weighted
     *sum* and the learning rate do not):
 
+    ================= ===================================================
+    ``normalize=``    result
     ================= ===================================================
     ``none``          as computed
     ``sum_to_one``    ``Σ w_c = 1``

@@ -1,9 +1,13 @@
 """Class counts of Dask collections, counted by Dask.
 
-Plain label columns are counted with Dask's own ``value_counts`` (a
-per-partition count and a tree reduction); list columns (multi-label rows,
-segmentation masks) are counted per partition with pyarrow and summed with a
-Dask ``groupby``. Only the small table of per-class counts reaches the client.
+Plain label columns are counted per partition (``value_counts``, which also
+checks that the partition has the label column and notes its label types) and
+summed with a Dask ``groupby`` (a tree reduction); files read by
+:func:`count_file` share one schema and use Dask's own ``value_counts``. List
+columns (multi-label rows, segmentation masks) are counted per partition with
+pyarrow and summed the same way. Only the small table of per-class counts
+reaches the client. :func:`with_sample_weight` adds the per-row class weight as
+a column.
 
 Example:
   >>> import dask.dataframe as dd, pandas as pd
@@ -15,18 +19,20 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from .._optional import require
 from ._counts import ClassCounts
+from ._labels import is_missing, label_type
 from ._partials import Partial, arrow_partial, build_counts, check_arrow_label_type, check_kind
 from ._readers import csv_columns
 
-__all__ = ["class_counts", "count_file"]
+__all__ = ["class_counts", "count_file", "with_sample_weight"]
 
 _LIST_TYPES = (list, tuple, np.ndarray)
 
@@ -43,7 +49,10 @@ def _series_is_list(series) -> bool:
         return False
     with warnings.catch_warnings():  # a first partition shorter than 20 rows is fine
         warnings.simplefilter("ignore", UserWarning)
-        head = series.head(20, npartitions=1, compute=True).dropna()
+        try:
+            head = series.head(20, npartitions=1, compute=True).dropna()
+        except KeyError:  # the first partition lacks the column: the count names it
+            return False
     return len(head) > 0 and isinstance(head.iloc[0], _LIST_TYPES)
 
 
@@ -60,6 +69,95 @@ def _partition_counts(part, kind: str, ignore_index: Any, where: str):
     return pd.DataFrame({"label": pd.Series(p.values, dtype=object),
                          "count": pd.Series(p.counts, dtype="int64"),
                          "pixels": pd.Series(pixels, dtype="int64")})
+
+
+def _is_address(scheduler: Any) -> bool:
+    return isinstance(scheduler, str) and "://" in scheduler
+
+
+@contextlib.contextmanager
+def _scheduler(scheduler: Any, timeout: float | None) -> Iterator[Any]:
+    """``scheduler`` as ``dask.compute`` takes it; a scheduler address becomes a ``Client``
+    (connected within ``timeout`` seconds, closed afterwards)."""
+    if not _is_address(scheduler):
+        yield scheduler
+        return
+    distributed = require("distributed", purpose="connecting to a Dask scheduler")
+    try:
+        options = {} if timeout is None else {"timeout": timeout}
+        client = distributed.Client(scheduler, set_as_default=False, **options)
+    except (OSError, TimeoutError) as exc:
+        after = f" within {timeout} s" if timeout is not None else ""
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConnectionError(
+            f"Cannot reach the Dask scheduler at {scheduler!r}{after} ({reason}). Start the "
+            "scheduler, or check the address and the 'timeout' parameter."
+        ) from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _label_kind(value: Any) -> str:
+    try:
+        return label_type(value)
+    except TypeError:  # judged (with its own message) when the counts are built
+        return "other"
+
+
+def _checked_partition(part, target: str | None, where: str, partition_info: dict | None):
+    """The label column of one partition; a partition without it is a one-line error."""
+    number = (partition_info or {}).get("number", "?")
+    if target is None:
+        return part, number
+    if target not in part.columns:
+        raise ValueError(
+            f"{where}: partition {number} has no column {target!r} (its columns: "
+            f"{', '.join(map(str, part.columns))}). Every partition needs the label column."
+        )
+    return part[target], number
+
+
+def _partition_value_counts(part, target: str | None, where: str, partition_info=None):
+    """One partition of a plain label column -> (label, count, label type, partition)."""
+    import pandas as pd
+
+    labels, number = _checked_partition(part, target, where, partition_info)
+    vc = labels.value_counts(dropna=False)  # missing labels kept as a group
+    vc = vc[vc > 0]  # a categorical column lists its unobserved categories with count 0
+    values = vc.index.to_numpy(dtype=object)
+    return pd.DataFrame({
+        "label": pd.Series(values, dtype=object),
+        "count": pd.Series(vc.to_numpy(), dtype="int64"),
+        "type": pd.Series(["" if is_missing(v) else _label_kind(v) for v in values], dtype=object),
+        "partition": pd.Series([number if isinstance(number, int) else -1] * len(values),
+                               dtype="int64"),
+    })
+
+
+def _plain_partial(frame, target: str | None, *, where: str, scheduler) -> Partial:
+    """Per-partition counts summed by a Dask groupby; label types mixed across (or
+    within) partitions are refused here, naming the partitions."""
+    import dask
+    import pandas as pd
+
+    meta = pd.DataFrame({"label": pd.Series([], dtype=object), "count": pd.Series([], dtype="int64"),
+                         "type": pd.Series([], dtype=object), "partition": pd.Series([], dtype="int64")})
+    parts = frame.map_partitions(_partition_value_counts, target, where, meta=meta)
+    per_class = parts.groupby("label", dropna=False, sort=False).agg(
+        {"count": "sum", "type": "first", "partition": "min"})
+    (per_class,) = dask.compute(per_class, scheduler=scheduler)
+    types = per_class[per_class["type"].isin(["bool", "int", "str"])]
+    if types["type"].nunique() > 1:
+        first = types.groupby("type")["partition"].min()
+        shown = ", ".join(f"{t} labels first in partition {p}" for t, p in first.items())
+        raise TypeError(
+            f"Class labels mix types ({', '.join(first.index)}): {where} has {shown}. "
+            "Convert the column to one type first, e.g. ddf[column].astype(str)."
+        )
+    return Partial(per_class.index.tolist(), per_class["count"].tolist(),
+                   rows=int(per_class["count"].sum()))
 
 
 def _series_partial(series, *, kind: str, ignore_index: Any, where: str, scheduler) -> tuple:
@@ -136,7 +234,8 @@ def class_counts(
     kind: str = "auto",
     classes: Sequence | None = None,
     ignore_index: Any = None,
-    scheduler: str | None = None,
+    scheduler: Any = None,
+    timeout: float | None = None,
 ) -> ClassCounts:
     """Count classes in a Dask DataFrame column, a Dask Series or a Dask array.
 
@@ -152,14 +251,26 @@ def class_counts(
         image's pixels per row; fills ``pixels_in_present``).
       classes, ignore_index: as in :meth:`ClassCounts.from_labels`.
       scheduler: passed to ``dask.compute`` (``"threads"``, ``"synchronous"``,
-        ``"processes"``, or a distributed ``Client``'s default when None).
+        ``"processes"``, a distributed ``Client``, or a distributed ``Client``'s
+        default when None), or the address of a Dask scheduler
+        (``"tcp://host:8786"``), connected to for this count.
+      timeout: seconds to wait for the scheduler at an address (Dask's
+        ``distributed.comm.timeouts.connect`` when None); an unreachable one is
+        a ``ConnectionError``.
 
     Returns:
       The :class:`ClassCounts` that ``ClassCounts.from_parquet`` gives for the
       same data.
     """
-    dd = require("dask.dataframe", purpose="counting with Dask")
+    require("dask.dataframe", purpose="counting with Dask")
+    with _scheduler(scheduler, timeout) as scheduler:
+        return _class_counts(data, target, null=null, kind=kind, classes=classes,
+                             ignore_index=ignore_index, scheduler=scheduler)
+
+
+def _class_counts(data, target, *, null, kind, classes, ignore_index, scheduler) -> ClassCounts:
     import dask.array as da
+    import dask.dataframe as dd
 
     if isinstance(data, da.Array):
         return _array_counts(data, kind=kind, null=null, classes=classes,
@@ -172,23 +283,28 @@ def class_counts(
                 f"Column {target!r} is not in the Dask DataFrame. Columns: "
                 f"{', '.join(map(str, data.columns))}."
             )
-        series = data[target]
+        series, frame = data[target], data
     elif isinstance(data, dd.Series):
-        series = data
+        series, frame, target = data, data, None
     else:
         raise TypeError(
             "wce.weights.dask.class_counts takes a Dask DataFrame, Series or Array. "
             f"Got {type(data).__name__}."
         )
     where = f"Column {series.name!r} of the Dask DataFrame"
-    kind, partial = _series_partial(series, kind=kind, ignore_index=ignore_index, where=where,
-                                    scheduler=scheduler)
+    if check_kind(kind, is_list=_series_is_list(series), where=where) == "multiclass":
+        kind, partial = "multiclass", _plain_partial(frame, target, where=where, scheduler=scheduler)
+    else:
+        kind, partial = _series_partial(series, kind=kind, ignore_index=ignore_index, where=where,
+                                        scheduler=scheduler)
     return build_counts(partial, kind=kind, null=null, where=where, classes=classes,
                         ignore_index=ignore_index)
 
 
-def count_file(path, target: str, *, scheduler: str | None = None, **kwargs) -> ClassCounts:
-    """Read ``target`` from a Parquet file/directory or a CSV file with Dask and count it."""
+def count_file(path, target: str, *, scheduler: Any = None, timeout: float | None = None,
+               **kwargs) -> ClassCounts:
+    """Read ``target`` from a Parquet file/directory or a CSV file with Dask and count it
+    (``scheduler`` and ``timeout`` as in :func:`class_counts`)."""
     dd = require("dask.dataframe", purpose="counting with Dask")
     path = os.fspath(path)
     if path.endswith((".parquet", ".pq")) or os.path.isdir(path):
@@ -207,7 +323,91 @@ def count_file(path, target: str, *, scheduler: str | None = None, **kwargs) -> 
         series = reader(path, columns=[target], dtype_backend="pyarrow", split_row_groups=True)[target]
     else:
         series = reader(path, usecols=[target], dtype_backend="pyarrow")[target]
-    kind, partial = _series_partial(series, kind=kwargs.pop("kind", "auto"),
-                                    ignore_index=kwargs.get("ignore_index"),
-                                    where=f"Column {target!r} of {path!r}", scheduler=scheduler)
+    with _scheduler(scheduler, timeout) as scheduler:
+        kind, partial = _series_partial(series, kind=kwargs.pop("kind", "auto"),
+                                        ignore_index=kwargs.get("ignore_index"),
+                                        where=f"Column {target!r} of {path!r}", scheduler=scheduler)
     return build_counts(partial, kind=kind, where=f"Column {target!r} of {path!r}", **kwargs)
+
+
+def _assign_weight(part, label: str, col: str, mapping: dict, where: str, partition_info=None):
+    labels, _ = _checked_partition(part, label, where, partition_info)
+    return part.assign(**{col: labels.map(mapping).astype("float64")})
+
+
+def with_sample_weight(
+    ddf: Any,
+    label: str,
+    *,
+    scheme: str = "balanced",
+    col: str = "weight",
+    null: str = "error",
+    classes: Sequence | None = None,
+    scheduler: Any = None,
+    timeout: float | None = None,
+    **scheme_options: Any,
+):
+    """``ddf`` with a column ``col`` holding each row's class weight.
+
+    One counting pass (:func:`class_counts`), :func:`wce.weights.class_weights`
+    on the client, then a lazy per-partition lookup: every row of class ``c``
+    gets ``class_weights(counts, scheme=scheme, **scheme_options)[c]``, the same
+    number the local weights give. Pass the column as ``weight=`` to
+    ``xgboost.dask.DaskDMatrix`` or ``sample_weight=`` to ``lightgbm``'s Dask
+    estimators.
+
+    Args:
+      ddf: a ``dask.dataframe.DataFrame``.
+      label: the label column (one label per row: integers, strings or booleans).
+      scheme: a :func:`wce.weights.class_weights` scheme; ``scheme_options``
+        (``normalize``, ``beta``, ``manual``, ``cost_matrix``, ``zero_count``...)
+        go to it as well.
+      col: the name of the new column (it must not exist yet).
+      null: ``"error"`` (default) refuses missing labels; ``"skip"`` leaves them
+        out of the counts, and their rows get a NaN weight.
+      classes: the classes in order; absent ones need ``zero_count=``, and a
+        label outside them is an error.
+      scheduler, timeout: for the counting pass, as in :func:`class_counts`.
+
+    Returns:
+      A new Dask DataFrame (``ddf`` is left as it is); nothing is computed
+      beyond the counts until it is used.
+
+    Example:
+      >>> import dask.dataframe as dd, pandas as pd
+      >>> ddf = dd.from_pandas(pd.DataFrame({"y": [0, 0, 0, 1]}), npartitions=2)
+      >>> with_sample_weight(ddf, "y", scheduler="synchronous")["weight"].compute(
+      ...     scheduler="synchronous").round(3).tolist()
+      [0.667, 0.667, 0.667, 2.0]
+    """
+    dd = require("dask.dataframe", purpose="weighting with Dask")
+    import pandas as pd
+
+    from ._schemes import class_weights
+
+    if not isinstance(ddf, dd.DataFrame):
+        raise TypeError(
+            f"wce.weights.dask.with_sample_weight takes a Dask DataFrame. Got {type(ddf).__name__}."
+        )
+    if label not in ddf.columns:
+        raise ValueError(
+            f"Column {label!r} is not in the Dask DataFrame. "
+            f"Columns: {', '.join(map(str, ddf.columns))}."
+        )
+    if col in ddf.columns:
+        raise ValueError(
+            f"Column {col!r} is already in the Dask DataFrame; pass col=<another name> for the weights."
+        )
+    where = f"Column {label!r} of the Dask DataFrame"
+    if _series_is_list(ddf[label]):
+        raise ValueError(
+            f"{where} holds a list of labels per row; per-row class weights need one label per row."
+        )
+    counts = class_counts(ddf, label, null=null, kind="multiclass", classes=classes,
+                          scheduler=scheduler, timeout=timeout)
+    if counts.total == 0:
+        raise ValueError(f"{where} has no labelled rows (empty DataFrame): there is nothing to weight.")
+    weights = class_weights(counts, scheme=scheme, **scheme_options)
+    mapping = {c: float(w) for c, w in zip(counts.classes, weights)}
+    meta = ddf._meta.assign(**{col: pd.Series([], dtype="float64")})
+    return ddf.map_partitions(_assign_weight, label, col, mapping, where, meta=meta)

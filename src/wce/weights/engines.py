@@ -36,7 +36,7 @@ from ._partials import (KINDS, Partial, arrow_partial, build_counts, check_arrow
                         check_kind, is_arrow_list)
 from ._readers import check_null, check_path, open_parquet
 
-ENGINES = ("local", "dask", "spark")
+ENGINES = ("local", "duckdb", "dask", "spark")
 __all__ = ["ENGINES", "KINDS", "Partial", "arrow_partial", "build_counts", "check_arrow_label_type",
            "check_kind", "count_file", "is_missing"]
 
@@ -78,8 +78,12 @@ def count_file(
       path: a ``.parquet``/``.pq`` file (or directory of Parquet files for Dask
         and Spark) or a CSV file.
       target: the label column.
-      engine: ``"local"`` (pyarrow streaming, one record batch in memory),
-        ``"dask"`` (``dask.dataframe``, ``scheduler`` as in ``dask.compute``) or
+      engine: ``"local"`` (pyarrow streaming, one record batch in memory, integer
+        labels counted with ``np.bincount`` on the column buffer),
+        ``"duckdb"`` (``SELECT target, count(*) ... GROUP BY`` in an in-memory
+        DuckDB reading the file, or every Parquet file under a folder; plain
+        label columns only), ``"dask"`` (``dask.dataframe``, ``scheduler`` as in
+        ``dask.compute``) or
         ``"spark"`` (the active SparkSession, or ``spark``, or a new
         ``local[*]`` session).
       null: ``"error"`` (default) refuses missing labels; ``"skip"`` leaves them out.
@@ -91,9 +95,7 @@ def count_file(
       scheduler: Dask's scheduler (``dask.compute``); spark: a SparkSession.
 
     Returns:
-      The same :class:`ClassCounts` whichever engine counted (class order:
-      sorted, except that the local reader appends classes first seen in a
-      later batch).
+      The same :class:`ClassCounts` whichever engine counted (classes sorted).
     """
     if engine not in ENGINES:
         raise ValueError(f"The 'engine' parameter must be one of {ENGINES}. Got {engine!r} instead.")
@@ -115,6 +117,12 @@ def count_file(
                                           ignore_index=ignore_index, progress=progress)
         check_kind(kind, is_list=counts.kind == "multilabel", where=f"Column {target!r} of {path!r}")
         return counts
+    if engine == "duckdb":
+        if kind not in ("auto", "multiclass"):
+            raise ValueError(f"engine='duckdb' counts one label per row; kind={kind!r} needs "
+                             "engine='local', 'dask' or 'spark'.")
+        return ClassCounts.from_sql("duckdb://", table=path, target=target, null=null,
+                                    classes=classes, ignore_index=ignore_index)
     if engine == "dask":
         from . import dask as dask_engine
 

@@ -23,7 +23,7 @@ from .._optional import require
 from ._counts import ClassCounts
 from ._partials import Partial, build_counts, check_kind
 
-__all__ = ["class_counts", "count_file", "local_session"]
+__all__ = ["class_counts", "count_file", "local_session", "with_sample_weight"]
 
 
 def local_session(master: str = "local[*]", **conf: str):
@@ -41,6 +41,30 @@ def local_session(master: str = "local[*]", **conf: str):
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _check_session(session: Any, what: str) -> None:
+    """Refuse a stopped SparkSession at once, with one line (instead of Py4J's traceback)."""
+    try:
+        stopped = session.sparkContext._jsc is None
+    except Exception:  # Spark Connect sessions have no SparkContext: nothing to check here
+        return
+    if stopped:
+        raise RuntimeError(
+            f"The SparkSession of {what} is stopped: start a new one "
+            "(SparkSession.builder.getOrCreate() or wce.weights.spark.local_session()) and "
+            "recreate the DataFrame from it."
+        )
+
+
+def _check_frame(df: Any, target: str, caller: str, what: str = "the Spark DataFrame") -> None:
+    from pyspark.sql import DataFrame
+
+    if not isinstance(df, DataFrame):
+        raise TypeError(f"wce.weights.spark.{caller} takes a Spark DataFrame. Got {type(df).__name__}.")
+    _check_session(df.sparkSession, what)
+    if target not in df.columns:
+        raise ValueError(f"Column {target!r} is not in {what}. Columns: {', '.join(df.columns)}.")
 
 
 def _check_type(dtype, where: str) -> tuple[bool, Any]:
@@ -85,14 +109,10 @@ def class_counts(
       same data.
     """
     require("pyspark", purpose="counting with Spark")
-    from pyspark.sql import DataFrame
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    if not isinstance(df, DataFrame):
-        raise TypeError(f"wce.weights.spark.class_counts takes a Spark DataFrame. Got {type(df).__name__}.")
-    if target not in df.columns:
-        raise ValueError(f"Column {target!r} is not in the Spark DataFrame. Columns: {', '.join(df.columns)}.")
+    _check_frame(df, target, "class_counts")
     where = where or f"Column {target!r} of the Spark DataFrame"
     is_list, depth = _check_type(df.schema[target].dataType, where)
     kind = check_kind(kind, is_list=is_list, where=where)
@@ -135,6 +155,7 @@ def count_file(path, target: str, *, spark: Any = None, **kwargs) -> ClassCounts
     """Read a Parquet file/directory or a CSV file (header, inferred types) with Spark and count
     ``target``; uses ``spark``, else the active session, else a new ``local[*]`` one."""
     session = spark if spark is not None else local_session()
+    _check_session(session, "spark=")
     path = os.fspath(path)
     if path.endswith((".parquet", ".pq")) or os.path.isdir(path):
         df = session.read.parquet(path)
@@ -143,3 +164,69 @@ def count_file(path, target: str, *, spark: Any = None, **kwargs) -> ClassCounts
     if target not in df.columns:
         raise ValueError(f"Column {target!r} is not in {path!r}. Columns: {', '.join(df.columns)}.")
     return class_counts(df.select(target), target, where=f"Column {target!r} of {path!r}", **kwargs)
+
+
+def with_sample_weight(
+    df: Any,
+    label: str,
+    *,
+    scheme: str = "balanced",
+    col: str = "weight",
+    null: str = "error",
+    classes: Sequence | None = None,
+    **scheme_options: Any,
+):
+    """``df`` with a column ``col`` holding each row's class weight, for ``weightCol=``.
+
+    One counting pass (:func:`class_counts`: ``groupBy(label).count()`` on the
+    executors), :func:`wce.weights.class_weights` on the driver, then a
+    ``create_map`` lookup added as a column: no Python UDF, the weights are
+    computed by the JVM when the DataFrame is used. Every row of class ``c`` gets
+    ``class_weights(counts, scheme=scheme, **scheme_options)[c]``, the same
+    number the local weights give.
+
+    Args:
+      df: a ``pyspark.sql.DataFrame``.
+      label: the label column (one label per row: integers, strings or booleans).
+      scheme: a :func:`wce.weights.class_weights` scheme; ``scheme_options``
+        (``normalize``, ``beta``, ``manual``, ``cost_matrix``, ``zero_count``...)
+        go to it as well.
+      col: the name of the new column (it must not exist yet).
+      null: ``"error"`` (default) refuses missing labels; ``"skip"`` leaves
+        them out of the counts, and their rows get a null weight (drop them
+        before training: MLlib refuses null labels anyway).
+      classes: the classes in order; absent ones need ``zero_count=``, and a
+        label outside them is an error.
+
+    Returns:
+      A new DataFrame (``df`` is left as it is).
+
+    Example (needs Java):
+      >>> df = spark.createDataFrame([(0,), (0,), (0,), (1,)], ["y"])   # doctest: +SKIP
+      >>> with_sample_weight(df, "y").select("weight").distinct().collect()   # doctest: +SKIP
+      [Row(weight=0.6666666666666666), Row(weight=2.0)]
+    """
+    require("pyspark", purpose="weighting with Spark")
+    from pyspark.sql import functions as F
+
+    from ._schemes import class_weights
+
+    _check_frame(df, label, "with_sample_weight")
+    where = f"Column {label!r} of the Spark DataFrame"
+    if col in df.columns:
+        raise ValueError(
+            f"Column {col!r} is already in the Spark DataFrame; pass col=<another name> for the weights."
+        )
+    dtype = df.schema[label].dataType
+    if _check_type(dtype, where)[0]:
+        raise ValueError(
+            f"{where} holds a list of labels per row; per-row class weights need one label per row."
+        )
+    counts = class_counts(df, label, null=null, kind="multiclass", classes=classes, where=where)
+    if counts.total == 0:
+        raise ValueError(f"{where} has no labelled rows (empty DataFrame): there is nothing to weight.")
+    weights = class_weights(counts, scheme=scheme, **scheme_options)
+    pairs = []
+    for c, w in zip(counts.classes, weights):
+        pairs += [F.lit(c).cast(dtype), F.lit(float(w))]
+    return df.withColumn(col, F.create_map(*pairs)[F.col(label)])

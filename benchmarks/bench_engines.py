@@ -18,7 +18,10 @@ with pyarrow into /tmp (not committed; 1M-row row groups), then counted by
 
 The same labels as CSV (smaller: ``--csv-rows``) are counted by ``csv_local``
 (``ClassCounts.from_csv``), ``csv_duckdb`` (``read_csv``) and
-``csv_pyarrow_value_counts`` (``pyarrow.csv.read_csv`` + ``value_counts``).
+``csv_pyarrow_value_counts`` (``pyarrow.csv.read_csv`` + ``value_counts``); as
+string labels (``"class_00"``...; ``--string-rows``) in Parquet by ``str_local``
+(dictionary-encoded read, ``np.bincount`` on the indices), ``str_duckdb``,
+``str_pyarrow_value_counts`` and ``str_pandas_value_counts``.
 
 Each method runs in a fresh subprocess so that its peak RSS (``VmHWM``) is
 its own, once per round for ``--repeats`` rounds (the methods take turns, so that
@@ -52,7 +55,8 @@ RESULTS = os.path.join(HERE, "results")
 PARQUET_METHODS = ("local", "local_batch_1m", "arrow_bincount", "duckdb", "dask", "spark",
                    "pyarrow_value_counts", "pandas_value_counts")
 CSV_METHODS = ("csv_local", "csv_duckdb", "csv_pyarrow_value_counts")
-METHODS = PARQUET_METHODS + CSV_METHODS
+STRING_METHODS = ("str_local", "str_duckdb", "str_pyarrow_value_counts", "str_pandas_value_counts")
+METHODS = PARQUET_METHODS + CSV_METHODS + STRING_METHODS
 TARGET = "label"
 N_CLASSES = 20
 CHUNK = 1_000_000
@@ -77,6 +81,27 @@ def make_file(rows: int, seed: int = 0) -> str:
         for start in range(0, rows, CHUNK):
             n = min(CHUNK, rows - start)
             writer.write_table(pa.table({TARGET: rng.choice(N_CLASSES, size=n, p=p)}, schema=schema))
+    os.replace(tmp, path)
+    return path
+
+
+def make_string_file(rows: int) -> str:
+    """The same labels as :func:`make_file` as strings ``class_00``... in Parquet."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = f"/tmp/wce_bench_string_labels_{rows}.parquet"
+    if os.path.exists(path) and pq.ParquetFile(path).metadata.num_rows == rows:
+        return path
+    names = np.array([f"class_{i:02d}" for i in range(N_CLASSES)])
+    source = pq.ParquetFile(make_file(rows))
+    schema = pa.schema([(TARGET, pa.string())])
+    tmp = path + ".tmp"
+    with pq.ParquetWriter(tmp, schema) as writer:
+        for batch in source.iter_batches(batch_size=CHUNK):
+            labels = names[np.asarray(batch.column(0))]
+            writer.write_table(pa.table({TARGET: labels}, schema=schema))
     os.replace(tmp, path)
     return path
 
@@ -123,6 +148,8 @@ class _ChildRSS(threading.Thread):
 
 
 def _counter(method: str, threads: int):
+    if method.startswith("str_"):  # the same counters, on the file of string labels
+        return _counter(method[len("str_"):], threads)
     if method == "local":
         from wce.weights.engines import count_file
 
@@ -183,8 +210,8 @@ def _counter(method: str, threads: int):
     if method == "pandas_value_counts":
         import pandas as pd
 
-        return lambda path: {int(k): int(v) for k, v in
-                        pd.read_parquet(path, columns=[TARGET])[TARGET].value_counts().items()}
+        return lambda path: {k if isinstance(k, str) else int(k): int(v) for k, v in
+                             pd.read_parquet(path, columns=[TARGET])[TARGET].value_counts().items()}
     raise ValueError(method)
 
 
@@ -251,14 +278,16 @@ def run_case(rows: int, fmt: str, methods, repeats: int, threads: int, timeout: 
     import pyarrow.parquet as pq
 
     t = time.perf_counter()
-    maker = make_file if fmt == "parquet" else make_csv
+    maker = {"parquet": make_file, "csv": make_csv, "strings": make_string_file}[fmt]
     path, warmup = maker(rows), maker(10_000)
     print(f"{rows:,} rows, {fmt}: {path} ({os.path.getsize(path) / 2**20:.1f} MiB on disk, "
           f"ready in {time.perf_counter() - t:.1f}s)", flush=True)
-    in_memory_mb = rows * 8 / 2**20  # the int64 column
+    # the label column in memory: int64, or strings of 8 characters and their int32 offsets
+    per_row = 12 if fmt == "strings" else 8
+    in_memory_mb = rows * per_row / 2**20
     meta = pq.ParquetFile(make_file(rows)).metadata
-    group_mb = max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) * 8 / 2**20
-    local_name = "local" if fmt == "parquet" else "csv_local"
+    group_mb = max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) * per_row / 2**20
+    local_name = {"parquet": "local", "csv": "csv_local", "strings": "str_local"}[fmt]
     # Rounds: every method once per round, in turn, so that a change in the shared machine's
     # load falls on all of them alike; Spark (tens of seconds to start) runs its repeats in one
     # process, in the first round.
@@ -299,7 +328,7 @@ def run_case(rows: int, fmt: str, methods, repeats: int, threads: int, timeout: 
                "arrow_pool_peak_mb": round(max(res["arrow_pool_peak_mb"] for res in got), 1),
                "jvm_peak_rss_mb": round(max(jvm), 1) if jvm else None,
                "column_in_memory_mb": round(in_memory_mb, 1),
-               "row_group_mb": round(group_mb, 1) if fmt == "parquet" else None,
+               "row_group_mb": round(group_mb, 1) if fmt != "csv" else None,
                "file_mb": round(os.path.getsize(path) / 2**20, 1),
                "counts_match_local": reference is not None
                and all(res["counts"] == reference for res in got)}
@@ -314,7 +343,7 @@ def run_case(rows: int, fmt: str, methods, repeats: int, threads: int, timeout: 
         r["time_ratio_vs_local"] = round(r["seconds_median"] / local["seconds_median"], 3) if local else None
     base = next((r for r in out if r["method"].endswith("pyarrow_value_counts")), None)
     if local and base:
-        goal = " (goal for Parquet: at least 1.5x)" if fmt == "parquet" else ""
+        goal = " (goal for Parquet: at least 1.5x)" if fmt != "csv" else ""
         print(f"  {local_name}: {base['seconds_median'] / local['seconds_median']:.2f}x the speed of "
               f"{base['method']}{goal}", flush=True)
     return out
@@ -348,13 +377,14 @@ def plot(rows: list[dict], path: str) -> None:
         if col:
             axes[1].hlines(col, start - 0.4, x - 0.6, colors="k", linestyles="--")
         group = here[0].get("row_group_mb") if here else None
-        if group and fmt == "parquet":
+        if group and fmt != "csv":
             axes[1].hlines(group, start - 0.4, x - 0.6, colors="k", linestyles=":")
-        ticks.append(((start + x - 1) / 2, f"{n / 1e6:g}M rows, {fmt}"))
+        what = {"strings": "parquet, string labels"}.get(fmt, fmt)
+        ticks.append(((start + x - 1) / 2, f"{n / 1e6:g}M rows\n{what}"))
         x += 1.0
     titles = ("throughput (M rows/s, higher is better)",
               "peak RSS above the process after imports and warm-up (MiB, log);\n"
-              "dashed: the int64 column in memory, dotted: one row group of it; hatched: Spark JVM")
+              "dashed: the label column in memory, dotted: one row group of it; hatched: Spark JVM")
     for ax, title in zip(axes, titles):
         ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks], fontsize=8)
         ax.set_title(title, fontsize=9)
@@ -362,7 +392,7 @@ def plot(rows: list[dict], path: str) -> None:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8)
     env = rows[0]
-    fig.suptitle(f"Counting a skewed int64 label column: {env['cpu_model']}, "
+    fig.suptitle(f"Counting a skewed label column (20 classes): {env['cpu_model']}, "
                  f"{env['threads']} threads, shared machine (1-min load {env['load_avg_1m_at_start']}), "
                  f"median of {env['repeats']}", fontsize=9)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
@@ -383,6 +413,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000_000, 100_000_000])
     parser.add_argument("--csv-rows", type=int, nargs="*", default=[10_000_000],
                         help="sizes of the CSV cases (none: no CSV case)")
+    parser.add_argument("--string-rows", type=int, nargs="*", default=[10_000_000],
+                        help="sizes of the string-label Parquet cases (none: no such case)")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
@@ -403,7 +435,9 @@ def main() -> None:
         return
     env = _environment()
     rows = []
-    for fmt, sizes, names in (("parquet", args.rows, PARQUET_METHODS), ("csv", args.csv_rows, CSV_METHODS)):
+    cases = (("parquet", args.rows, PARQUET_METHODS), ("strings", args.string_rows, STRING_METHODS),
+             ("csv", args.csv_rows, CSV_METHODS))
+    for fmt, sizes, names in cases:
         methods = [m for m in args.methods if m in names]
         for n in sizes if methods else ():
             rows.extend(run_case(n, fmt, methods, args.repeats, args.threads, args.timeout))

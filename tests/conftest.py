@@ -24,3 +24,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "wce"))
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "mirrors(name): the check of one row of docs/same-names.md (wce name)")

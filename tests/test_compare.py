@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -98,15 +99,21 @@ def test_trap16_no_leakage_scaler_resampler_weights_see_training_rows_only(monke
     monkeypatch.setattr(methods_module, "class_weights", recording_class_weights)
     monkeypatch.setattr(protocol, "resample", recording_resample)
     for repeat, fold, train, test in splits(problem.y, folds=4, repeats=1, seed=0):
-        for name in ("wce-balanced", "wce-balanced+smote", "ce+threshold"):
+        for name, recalibrate in [(m, r) for m in ("wce-balanced", "wce-balanced+smote", "ce+threshold")
+                                  for r in (False, True)]:
             seen_scaler.clear(), seen_weights.clear(), seen_resample.clear()
-            run_unit(problem, METHODS[name], "logreg", repeat, fold, train, test, options=Options(), seed=0)
+            run_unit(problem, METHODS[name], "logreg", repeat, fold, train, test,
+                     options=Options(recalibrate=recalibrate), seed=0)
             assert len(seen_scaler) == 1
             assert set(seen_scaler[0]) == set(train.tolist())  # exactly the training rows
             assert not set(seen_scaler[0]) & set(test.tolist())
-            assert seen_resample == [len(train)]
-            # balanced weights: on the (resampled) training labels, never on all n rows
-            assert all(k != n and k >= len(train) for k in seen_weights) or name == "ce+threshold"
+            if not recalibrate or name == "ce+threshold":
+                assert seen_resample == [len(train)]
+                # balanced weights: on the (resampled) training labels, never on all n rows
+                assert all(k != n and k >= len(train) for k in seen_weights) or name == "ce+threshold"
+            else:  # the recalibration model: 75% of the training fold, resampled like the method
+                assert seen_resample == [len(train), len(train) - int(np.ceil(0.25 * len(train)))]
+                assert all(k != n for k in seen_weights)
 
 
 def test_compare_creditcard_layout_csv(tmp_path, capsys):
@@ -191,6 +198,83 @@ def test_other_models_run_and_skip_unsupported_pairs(tmp_path, capsys, model):
     assert [m["name"] for m in summary["methods"]] == [m for m in methods.split(",") if m not in expected_skips]
     for name in expected_skips:
         assert f"'{name}'" in printed and "use --model logreg" in printed
+
+
+@pytest.mark.parametrize("model", ["xgboost", "lightgbm"])
+def test_gbdt_models_train_every_loss_through_wce_objectives(tmp_path, monkeypatch, model):
+    """Focal, cost-sensitive and class-balanced losses reach the trees as wce objectives, not as
+    sample weights: each unit records the fitted estimator and its loss."""
+    pytest.importorskip(model)
+    from wce.experiments import models
+
+    few = {**models.GBDT_PARAMS[model], "n_estimators": 4}
+    monkeypatch.setitem(models.GBDT_PARAMS, model, few)
+    methods = "ce,wce-balanced,focal,cost_sensitive,class_balanced"
+    assert _run(tmp_path, SMALL, "--model", model, "--methods", methods, "--folds", "2", "--repeats", "1",
+                "--no-recalibrate") == 0
+    cls = {"xgboost": "WeightedXGBClassifier", "lightgbm": "WeightedLGBMClassifier"}[model]
+    units = {}
+    for path in (tmp_path / "out" / "units").rglob("r0-f0.json"):
+        u = json.loads(path.read_text())
+        units[u["method"]] = u["estimator"]
+    assert set(units) == set(methods.split(","))
+    assert all(e.startswith(cls + "(") for e in units.values()), units
+    assert units["ce"] == f"{cls}(loss='cross_entropy')"
+    assert units["wce-balanced"] == f"{cls}(loss='cross_entropy', sample_weight)"
+    assert units["focal"] == f"{cls}(loss='focal', gamma=2.0)"
+    assert units["cost_sensitive"].startswith(f"{cls}(loss='cost_sensitive', cost_matrix=[[0.0, 1.0], [")
+    assert re.fullmatch(rf"{cls}\(loss='cross_entropy', class_weight=\[[0-9.e-]+, [0-9.e-]+\]\)",
+                        units["class_balanced"])
+
+
+def test_gbdt_class_balanced_weights_have_a_mean_row_weight_of_one():
+    from wce.experiments.methods import METHODS, Options
+
+    y = np.r_[np.zeros(90, np.int64), np.ones(10, np.int64)]
+    w = METHODS["class_balanced"].plan(y, Options()).gbdt["class_weight"]
+    assert 90 * w[0] + 10 * w[1] == pytest.approx(100)
+    assert w[1] / w[0] == pytest.approx(9.0, rel=0.01)  # beta near 1: close to n_neg / n_pos
+
+
+def test_unit_files_stay_small_whatever_the_size_of_the_test_fold(tmp_path):
+    big = "make_classification:n_samples=20000,n_features=5,n_informative=3,weights=0.9,seed=0"
+    assert _run(tmp_path, big, "--methods", "ce,wce-balanced", "--folds", "2", "--repeats", "1",
+                "--no-recalibrate") == 0
+    units = list((tmp_path / "out" / "units").rglob("r0-f*.json"))
+    assert len(units) == 4
+    for path in units:
+        u = json.loads(path.read_text())
+        assert "y" not in u and "z" not in u  # 10000 test rows are not kept
+        assert len(u["curves"]["pr_precision"]) <= 200
+        assert path.stat().st_size < 6000
+    assert (tmp_path / "out" / "pr_curves.png").stat().st_size > 0
+    assert (tmp_path / "out" / "reliability.png").stat().st_size > 0
+
+
+def test_curve_summary_keeps_what_the_plots_need():
+    from sklearn.metrics import precision_recall_curve
+
+    from wce.experiments.metrics import PR_GRID, curve_summary, expected_calibration_error
+
+    rng = np.random.default_rng(0)
+    y = (rng.uniform(size=3000) < 0.1).astype(np.int64)
+    z = rng.normal(size=3000) + 2.0 * y - 2.0
+    c = curve_summary(y, z, threshold=0.3, log_weight_ratio=1.0)
+    p = 1 / (1 + np.exp(-z))
+    precision, recall, _ = precision_recall_curve(y, p)
+    for k, r in enumerate(np.linspace(0, 1, PR_GRID)):  # the best precision at recall >= r
+        assert c["pr_precision"][k] == pytest.approx(precision[recall >= r - 1e-12].max(), abs=1e-5)
+    pred = p >= 0.3
+    assert c["confusion"] == {"tp": int((pred & (y == 1)).sum()), "fp": int((pred & (y == 0)).sum()),
+                              "fn": int((~pred & (y == 1)).sum()), "tn": int((~pred & (y == 0)).sum())}
+    bins = c["reliability"]
+    assert sum(bins["count"]) == 3000 and sum(bins["sum_y"]) == y.sum()
+    ece = sum(abs(sy - sp) for sy, sp in zip(bins["sum_y"], bins["sum_p"])) / 3000
+    assert ece == pytest.approx(expected_calibration_error(y, p), abs=1e-5)
+    pc = 1 / (1 + np.exp(-(z - 1.0)))
+    assert sum(c["reliability_corrected"]["sum_p"]) == pytest.approx(pc.sum(), abs=1e-3)
+    assert curve_summary(y, z, threshold=0.5, log_weight_ratio=None)["reliability_corrected"] is None
+    assert c["digest"] == curve_summary(y, z.copy(), threshold=0.5, log_weight_ratio=None)["digest"]
 
 
 def test_sweep_table_csv_and_plot(tmp_path, capsys):

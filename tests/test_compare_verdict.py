@@ -214,32 +214,10 @@ def test_recalibration_is_fitted_on_training_rows_with_their_class_ratio():
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
-    """One run on one data set, with recalibration as the protocol computes it."""
-    import wce.experiments.runner as runner
-    from sklearn.preprocessing import StandardScaler
-
-    from wce.experiments import protocol
-
-    original = runner.run_unit
-
-    def with_recalibration(problem, method, model, repeat, fold, train, test, *, options, seed, C=1.0):
-        out = original(problem, method, model, repeat, fold, train, test, options=options, seed=seed, C=C)
-        if "brier_sigmoid" not in out["metrics"] and options.recalibrate and method.weighted:
-            scaler = StandardScaler().fit(problem.X[train])
-            out["metrics"].update(recalibration_metrics(
-                model, protocol.unit_seed(seed, repeat, fold), C=C, method=method, options=options,
-                X_train=scaler.transform(problem.X[train]), y_train=problem.y[train], y_test=problem.y[test],
-                z_test=np.asarray(out["z"]), resample=protocol.resample))
-        return out
-
-    mp = pytest.MonkeyPatch()
-    mp.setattr(runner, "run_unit", with_recalibration)
+    """One real run on one data set; the protocol computes the recalibration columns."""
     out = tmp_path_factory.mktemp("verdict") / "report"
-    try:
-        code = main(["compare", SMALL, "--methods", "ce,ce+threshold,wce-balanced,smote", "--folds", "3",
-                     "--repeats", "2", "--out", str(out), "--no-progress"])
-    finally:
-        mp.undo()
+    code = main(["compare", SMALL, "--methods", "ce,ce+threshold,wce-balanced,smote", "--folds", "3",
+                 "--repeats", "2", "--out", str(out), "--no-progress"])
     assert code == 0
     return out
 
@@ -278,6 +256,66 @@ def test_recalibration_columns_are_reported_for_weighted_methods(single):
     assert re.search(r"(restores|does not restore) plain CE's calibration", text)
 
 
+def test_recalibration_metrics_reach_results_csv_for_weighted_methods_only(single):
+    import csv
+
+    from wce.experiments.metrics import RECALIBRATED_METRICS
+
+    with open(single / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    have = {(r["method"], r["metric"]) for r in rows if r["mean"] not in ("", "nan")}
+    for metric in RECALIBRATED_METRICS:
+        assert ("wce-balanced", metric) in have and ("smote", metric) in have
+        assert ("ce", metric) not in have and ("ce+threshold", metric) not in have
+    units = list((single / "units").rglob("wce-balanced/r*-f*.json"))
+    assert len(units) == 6
+    assert all(set(RECALIBRATED_METRICS) <= set(json.loads(u.read_text())["metrics"]) for u in units)
+
+
+def test_one_data_set_note_agrees_with_the_answer(single):
+    summary = json.loads((single / "results.json").read_text())
+    note = " ".join(summary["verdict"])
+    assert "paired tests on this data set's folds" in note and "instead" not in note
+
+
+def test_python_api_recalibrate_reaches_the_protocol():
+    import wce
+
+    X, y = _small_xy()
+    on = wce.compare(X, y, methods="ce,wce-balanced", folds=3, repeats=1)
+    off = wce.compare(X, y, methods="ce,wce-balanced", folds=3, repeats=1, recalibrate=False)
+    assert on.folds.loc[on.folds.method == "wce-balanced", "brier_sigmoid"].notna().all()
+    assert "brier_sigmoid" not in off.folds.columns
+    assert on.verdict["recalibration"] and not off.verdict["recalibration"]
+
+
+def test_recommendation_names_an_estimator_by_its_class():
+    from sklearn.linear_model import LogisticRegression
+
+    import wce
+    from wce.experiments.api import _datasets
+    from wce.experiments.runner import Config, validate
+    from wce.experiments.verdict import build
+
+    X, y = _small_xy()
+    kw = dict(methods="ce,ce+threshold,wce-balanced", folds=3, repeats=1)
+    result = wce.compare(X, y, model=LogisticRegression(), recalibrate=False, **kw)
+    assert result.recommendation["model"] == "LogisticRegression"
+    plan = validate(Config(datasets=_datasets(X, y, None), model=LogisticRegression(), out=None,
+                           options=Options(recalibrate=False), **kw))
+    built = build(plan, result.units)  # JSON-ready as built, not only after wce.compare renames it
+    assert built["recommendations"][0]["model"] == "LogisticRegression"
+    json.dumps(built)
+
+
+def _small_xy():
+    from sklearn.datasets import make_classification
+
+    return make_classification(n_samples=240, n_features=5, n_informative=3, weights=[0.85], random_state=0)
+
+
+
+
 def test_console_prints_the_answer_before_the_table(tmp_path, capsys):
     assert main(["compare", SMALL, "--methods", "ce,ce+threshold,wce-balanced", "--folds", "3", "--repeats", "1",
                  "--metric", "mcc", "--no-recalibrate", "--out", str(tmp_path / "r"), "--no-progress"]) == 0
@@ -313,8 +351,8 @@ def test_plot_styles_never_repeat_and_shared_scores_are_drawn_once():
 
     styles = [plots._style(i) for i in range(17)]
     assert len({s["color"] for s in styles}) == 17
-    z = np.array([0.1, -0.2])
-    pooled = {"ce": (None, z, None), "ce+threshold": (None, z.copy(), None), "wce-balanced": (None, z + 1, None)}
+    pooled = {"ce": [{"digest": "a"}, {"digest": "b"}], "ce+threshold": [{"digest": "a"}, {"digest": "b"}],
+              "wce-balanced": [{"digest": "a"}, {"digest": "c"}]}
     assert plots._groups(pooled, ["ce", "ce+threshold", "wce-balanced"]) == [["ce", "ce+threshold"],
                                                                            ["wce-balanced"]]
 
@@ -327,3 +365,14 @@ def test_pr_curves_show_only_the_methods_that_matter(single, monkeypatch):
                                                                "ros"])
     answer = summary["dataset_verdict"]["datasets"][0]
     assert set(focus[answer["dataset"]]) == {"ce", "ce+threshold", answer["recommended"], answer["best_weighting"]}
+
+
+def test_rich_table_shows_a_title_with_brackets_as_it_is():
+    from rich.console import Console
+
+    from wce.reporting.tables import rich_table
+
+    console = Console(record=True, width=120, color_system=None)
+    console.print(rich_table(["method", "F1"], [["[b]x", "0.5"]], "[red]data[/red].csv: mean over folds"))
+    text = "".join(console.export_text().split())  # the title may wrap
+    assert "[red]data[/red].csv:meanoverfolds" in text and "[b]x" in text

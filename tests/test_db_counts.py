@@ -131,10 +131,12 @@ def test_sqlalchemy_url_and_engine(sqlite_db):
 
 
 # ------------------------------------------------------------------------------- DuckDB
-duckdb = pytest.importorskip("duckdb")
+@pytest.fixture
+def duckdb():
+    return pytest.importorskip("duckdb")
 
 
-def test_duckdb_file_schema_table_bools_and_nulls(tmp_path):
+def test_duckdb_file_schema_table_bools_and_nulls(tmp_path, duckdb):
     path = tmp_path / "d.duckdb"
     con = duckdb.connect(str(path))
     con.execute('CREATE SCHEMA s; CREATE TABLE s."my table" ("is fraud" BOOLEAN, "select" INTEGER)')
@@ -151,7 +153,7 @@ def test_duckdb_file_schema_table_bools_and_nulls(tmp_path):
         ClassCounts.from_sql(url, table="nope", target="y")
 
 
-def test_duckdb_reads_parquet_globs_csv_and_hive_folders(tmp_path):
+def test_duckdb_reads_parquet_globs_csv_and_hive_folders(tmp_path, duckdb):
     rng = np.random.default_rng(0)
     folder = tmp_path / "it's data"  # a quote in the path: passed as a quoted literal
     parts = []
@@ -178,7 +180,7 @@ def test_duckdb_reads_parquet_globs_csv_and_hive_folders(tmp_path):
         ClassCounts.from_sql("duckdb://", table=str(tmp_path / "none*.parquet"), target="label")
 
 
-def test_duckdb_connection_and_query():
+def test_duckdb_connection_and_query(duckdb):
     con = duckdb.connect()
     con.execute("CREATE TABLE t AS SELECT (i % 3) AS y FROM range(10) r(i)")
     assert ClassCounts.from_sql(con, table="t", target="y").as_dict() == {0: 4, 1: 3, 2: 3}
@@ -232,7 +234,7 @@ def test_cli_table_without_db_is_an_error(capsys):
     assert "--table and --query need --db URL" in capsys.readouterr().err
 
 
-def test_count_file_with_the_duckdb_engine(tmp_path, capsys):
+def test_count_file_with_the_duckdb_engine(tmp_path, capsys, duckdb):
     from wce.weights.engines import count_file
 
     y = np.array([2, 0, 1, 1, 2, 2, 2])

@@ -216,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (UsageError, ValueError, TypeError, FileNotFoundError, IsADirectoryError,
-            ImportError) as exc:
+            ImportError, ConnectionError) as exc:
         print(f"wce {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

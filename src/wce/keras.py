@@ -31,8 +31,10 @@ refuse to build instead of training on the wrong quantity.
 ``"none"``, ``None``                   ``w·l`` per element          ``"none"``
 ====================================== ============================ ==========================
 
-Here ``w`` is the product of the loss's class weighting and the
-``sample_weight`` Keras passes in (from ``fit(sample_weight=...)`` or
+As in Keras, the binary losses first average over the last axis:
+``"none"`` gives one value per sample and ``"sum"`` adds those. Here ``w`` is
+the product of the loss's class weighting and the ``sample_weight`` Keras
+passes in (from ``fit(sample_weight=...)`` or
 ``fit(class_weight=...)``). Do not combine a weighted wce loss with
 ``fit(class_weight=...)``: both would weight.
 
@@ -213,6 +215,14 @@ class _Loss(keras.losses.Loss):
         family = A.BINARY if self._binary else A.MULTICLASS
         elements = family[self._loss](OPS, y_pred, y_true, sample_weight=sample_weight,
                                       **self.options)
+        if self._binary and self._reduction in ("none", "sum"):
+            # Keras' binary losses average over the last axis first: "none" gives one value per
+            # sample ((N, L) -> (N,); a 1-D input gives its mean), "sum" sums those.
+            values = A.reduce(OPS, elements, "none")
+            width = keras.ops.cast(values.shape[-1] if len(values.shape) else 1, values.dtype)
+            per_sample = OPS.sum(values, axis=-1) / width  # dtype-preserving (float64 stays)
+            out = per_sample if self._reduction == "none" else keras.ops.sum(per_sample)
+            return keras.ops.cast(out, self.dtype)
         return keras.ops.cast(A.reduce(OPS, elements, self._reduction), self.dtype)
 
     def get_config(self):

@@ -18,7 +18,7 @@ import numpy as np
 from ..reporting.environment import environment
 from .runner import model_label
 from . import statistics as S
-from .metrics import LOWER_IS_BETTER, METRICS
+from .metrics import LOWER_IS_BETTER, METRICS, RECALIBRATED_METRICS
 
 PRIMARY = ("f1", "pr_auc", "mcc", "brier", "brier_corrected")
 REFERENCES = ("ce+threshold", "ros", "smote", "rus")
@@ -26,7 +26,11 @@ ALPHA = 0.05
 
 
 def per_dataset(units: list, methods: list) -> list:
-    """Rows ``{dataset, method, family, metric, mean, ci_low, ci_high, n_folds}``."""
+    """Rows ``{dataset, method, family, metric, mean, ci_low, ci_high, n_folds}``.
+
+    Every metric of :data:`~wce.experiments.metrics.METRICS`, then the recalibration metrics
+    (:data:`~wce.experiments.metrics.RECALIBRATED_METRICS`) of the methods that have them
+    (weighted and resampled methods, unless recalibration was turned off)."""
     groups = defaultdict(list)
     for u in units:
         groups[(u["dataset"], u["method"])].append(u)
@@ -36,6 +40,14 @@ def per_dataset(units: list, methods: list) -> list:
         fraction = float(np.mean([u["n_test"] / u["n_train"] for u in us]))
         for metric in METRICS:
             mean, low, high = S.corrected_t_interval([u["metrics"][metric] for u in us], test_fraction=fraction)
+            rows.append({"dataset": dataset, "method": method, "family": family[method], "metric": metric,
+                         "mean": mean, "ci_low": low, "ci_high": high, "n_folds": len(us)})
+        for metric in RECALIBRATED_METRICS:  # absent from units computed without recalibration
+            values = [u["metrics"].get(metric) for u in us]
+            values = [float("nan") if v is None else float(v) for v in values]
+            if all(math.isnan(v) for v in values):
+                continue
+            mean, low, high = S.corrected_t_interval(values, test_fraction=fraction)
             rows.append({"dataset": dataset, "method": method, "family": family[method], "metric": metric,
                          "mean": mean, "ci_low": low, "ci_high": high, "n_folds": len(us)})
     return rows
@@ -113,8 +125,9 @@ def outcome(c: dict) -> str:
 def verdict(comps: list, n_datasets: int) -> list:
     """Plain-language sentences, one per (metric, reference)."""
     if n_datasets < 2:
-        return ["One data set: the across-data-set tests (Friedman, Wilcoxon/Holm) need several "
-                "data sets (Demšar 2006); compare the fold intervals in the table instead."]
+        return ["One data set: the answer above uses paired tests on this data set's folds (corrected "
+                "resampled t-test, Nadeau & Bengio 2003); the across-data-set tests (Friedman, Wilcoxon/Holm) "
+                "need several data sets (Demšar 2006)."]
     lines = bottom_line(comps, n_datasets)
     for metric in PRIMARY:
         for ref in REFERENCES:

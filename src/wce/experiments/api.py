@@ -177,7 +177,8 @@ def compare(X=None, y=None, *, target: str | None = None, methods="default", mod
             folds: int = 5, repeats: int = 2, seed: int = 0, jobs: int = 1, out=None,
             positive=None, C: float = 1.0, cost_fn: float | None = None, cost_fp: float = 1.0,
             gamma: float = 2.0, beta: float = 0.9999, tau: float = 1.0, smote_ratio: float = 0.5,
-            metric: str = "f1", progress: bool = False) -> CompareResult:
+            metric: str = "f1", recalibrate: bool = True, progress: bool = False, engine: str = "local",
+            scheduler=None, scheduler_timeout: float = 10.0) -> CompareResult:
     """Compare class weighting with plain CE + threshold moving and resampling by repeated
     stratified cross-validation, as `wce compare` does.
 
@@ -197,7 +198,17 @@ def compare(X=None, y=None, *, target: str | None = None, methods="default", mod
         positive: the positive label; default the minority class.
         metric: the metric the verdict and recommendation are about (default ``"f1"``).
         C, cost_fn, cost_fp, gamma, beta, tau, smote_ratio: as the options of `wce compare`.
+        recalibrate: for weighted and resampled methods, also score the Brier score and ECE after
+            Platt and isotonic recalibration fitted inside each training fold (one extra fit per
+            unit; ``False`` is `wce compare --no-recalibrate`).
         progress: show a progress bar.
+        engine: where the units run: ``"local"`` (this machine, ``jobs`` processes) or ``"dask"``
+            (a Dask cluster, same results; needs ``wce[dask]``).
+        scheduler: with ``engine="dask"``: a scheduler address (``"tcp://host:8786"``), a
+            ``distributed.Client`` or a cluster object; None starts a ``LocalCluster`` of ``jobs``
+            worker processes for the call.
+        scheduler_timeout: seconds to wait for the scheduler at an address; an unreachable one
+            raises ``ConnectionError``.
 
     Raises:
         ValueError: bad data, an unknown method, a model that cannot run the methods (an
@@ -210,10 +221,12 @@ def compare(X=None, y=None, *, target: str | None = None, methods="default", mod
         from .datasets import DEFAULT_DATASET
 
         X = DEFAULT_DATASET
-    options = Options(cost_fn=cost_fn, cost_fp=cost_fp, gamma=gamma, beta=beta, tau=tau, smote_ratio=smote_ratio)
+    options = Options(cost_fn=cost_fn, cost_fp=cost_fp, gamma=gamma, beta=beta, tau=tau, smote_ratio=smote_ratio,
+                      recalibrate=bool(recalibrate))
     config = Config(datasets=_datasets(X, y, target), target=target, model=model, methods=methods,
                     folds=folds, repeats=repeats, seed=seed, jobs=jobs, out=None if out is None else os.fspath(out),
-                    C=C, options=options, positive=positive, metric=metric)
+                    C=C, options=options, positive=positive, metric=metric, engine=engine,
+                    scheduler=scheduler, scheduler_timeout=scheduler_timeout)
     console = make_console() if progress else None
     if out is not None:
         return run(config, progress=progress, console=console, command="wce.compare(...)")

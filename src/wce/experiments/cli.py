@@ -28,7 +28,16 @@ def _common(p) -> None:
     p.add_argument("--folds", type=int, default=5, help="stratified folds (default 5)")
     p.add_argument("--repeats", type=int, default=2, help="repeats of the k-fold (default 2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and models (default 0)")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="worker processes (default 1); with --engine dask, the workers of the local cluster")
+    p.add_argument("--engine", default="local", choices=("local", "dask"),
+                   help="where the units run: local (this machine, --jobs processes) or dask (a Dask "
+                        "cluster; needs wce[dask]) (default local)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="--engine dask: the scheduler's address, e.g. tcp://host:8786 (default: start a "
+                        "local cluster of --jobs workers)")
+    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="--engine dask: seconds to wait for the scheduler at --scheduler (default 10)")
     p.add_argument("--C", type=float, default=1.0, dest="C",
                    help="inverse L2 strength of logreg: penalty ||w||²/(2 C n) (default 1)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
@@ -97,7 +106,9 @@ def _config(args, methods, out):
     return Config(datasets=_expand(data), target=args.target, model=args.model, methods=methods,
                   folds=args.folds, repeats=args.repeats, seed=args.seed, jobs=args.jobs, out=out,
                   C=args.C, options=options, positive=getattr(args, "positive", None),
-                  metric=getattr(args, "metric", "f1"))
+                  metric=getattr(args, "metric", "f1"), engine=getattr(args, "engine", "local"),
+                  scheduler=getattr(args, "scheduler", None),
+                  scheduler_timeout=getattr(args, "scheduler_timeout", 10.0))
 
 
 def _describe_data(plan, console) -> None:
@@ -154,9 +165,7 @@ def compare_command(args) -> int:
     for line in summary["dataset_verdict"]["headline"]:  # the answer first
         console.print(line, soft_wrap=True, markup=False, highlight=False)
     header, cells, title = report.main_table(summary, compact=True)
-    from rich.markup import escape
-
-    console.print(tables.rich_table(header, cells, escape(title)))  # a file name is not markup
+    console.print(tables.rich_table(header, cells, title))
     for line in summary["verdict"]:
         console.print(f"• {line}")
     console.print(f"Report: {os.path.abspath(paths['report.md'])} (results.csv, results.json, plots beside it)",
@@ -215,10 +224,8 @@ def sweep_command(args) -> int:
     header = ["pos_weight", "F1", "PR-AUC", "MCC", "Brier", "ECE", "Brier corr."]
     cells = [[f"{r['pos_weight']:g}" + (" (n_neg/n_pos)" if abs(r["pos_weight"] - ratio) < 1e-3 else "")]
              + [f"{r[k]:.3f}" for k in ("f1", "pr_auc", "mcc", "brier", "ece", "brier_corrected")] for r in rows]
-    from rich.markup import escape
-
-    console.print(tables.rich_table(header, cells, escape(f"{problem.name}: pos_weight sweep, {args.model}, "
-                                                   f"{args.folds}-fold × {args.repeats}")))
+    console.print(tables.rich_table(header, cells, f"{problem.name}: pos_weight sweep, {args.model}, "
+                                                   f"{args.folds}-fold × {args.repeats}"))
     console.print(f"Best mean F1 at pos_weight = {best['pos_weight']:g} (n_neg/n_pos = {ratio:.3g}). "
                   f"Outputs: {os.path.abspath(args.out)}/sweep.csv, sweep.json, sweep.png", soft_wrap=True)
     return 0

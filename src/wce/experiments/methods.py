@@ -22,8 +22,13 @@ In `wce compare` a method turns the training labels into a :class:`FoldPlan`:
 * a reference loss from :mod:`wce.losses` with its options, minimised by the
   ``logreg`` model (every loss-based method shares one model and optimiser);
 * the equivalent per-sample weights for models that only accept sample weights
-  (``mlp``, ``lightgbm``, ``xgboost``), or ``None`` where no exact equivalent
+  (``mlp``, scikit-learn estimators), or ``None`` where no exact equivalent
   exists (focal loss, logit adjustment);
+* the same loss as the keyword arguments of wce's GBDT classifiers
+  (``lightgbm``, ``xgboost``): ``loss="focal"`` with ``gamma``,
+  ``loss="cost_sensitive"`` with the cost matrix, the class-balanced loss as
+  ``class_weight`` (its effective-number weights), weighted CE as sample
+  weights;
 * ``log_weight_ratio`` = ``log(w_pos / w_neg)``, the factor by which the
   training inflated the posterior odds of the positive class, used for prior
   correction (Saerens et al. 2002; King & Zeng 2001): a model trained with
@@ -79,6 +84,10 @@ class FoldPlan:
     reduction: str
     sample_weight: np.ndarray | None  # per-sample weights equivalent to the loss, or None
     log_weight_ratio: float | None  # log(w_pos / w_neg) for prior correction, None: no closed form
+    # The same loss as keyword arguments of wce's GBDT classifiers (wce.xgboost.WeightedXGBClassifier,
+    # wce.lightgbm.WeightedLGBMClassifier): loss, and class_weight / gamma / cost_matrix. None: no
+    # objective there (logit adjustment). Without class_weight the sample weights go to fit.
+    gbdt: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -120,13 +129,19 @@ class Method:
             r = ratio if self.value is None else self.value
             return _plan(bce, {"pos_weight": r}, (1.0, r), y, "mean_per_sample")
         if self.loss == "focal":
-            return FoldPlan(binary_focal_loss, {"gamma": options.gamma}, False, "mean", None, None)
+            return FoldPlan(binary_focal_loss, {"gamma": options.gamma}, False, "mean", None, None,
+                            {"loss": "focal", "gamma": float(options.gamma)})
         if self.loss == "class_balanced":
             counts = [n_neg, n_pos]
             w = effective_number_weights(np.array(counts, dtype=float), options.beta)
             plan = _plan(class_balanced_loss, {"samples_per_class": counts, "beta": options.beta},
                          (w[0], w[1]), y, "mean")
             plan.two_column = True
+            # A GBDT objective is a sum over rows, where the scale of the weights counts (against
+            # min_child_weight and the L2 penalty): scaled to a mean row weight of 1, as the
+            # weighted mean of the reference loss is.
+            scale = y.size / (n_neg * w[0] + n_pos * w[1])
+            plan.gbdt = {"loss": "cross_entropy", "class_weight": [float(w[0] * scale), float(w[1] * scale)]}
             return plan
         if self.loss == "cost_sensitive":
             fn = ratio if options.cost_fn is None else options.cost_fn
@@ -136,6 +151,7 @@ class Method:
             plan = _plan(cost_sensitive_cross_entropy, {"cost_matrix": M},
                          (1.0 + M[0, 1], 1.0 + M[1, 0]), y, "mean")
             plan.two_column = True
+            plan.gbdt = {"loss": "cost_sensitive", "cost_matrix": M.tolist()}
             return plan
         if self.loss == "logit_adjusted":
             prior = [n_neg, n_pos]
@@ -182,8 +198,9 @@ class Method:
 
 def _plan(loss, kwargs, w, y, reduction) -> FoldPlan:
     w_neg, w_pos = float(w[0]), float(w[1])
+    # Weighted CE: the trees get the per-sample weights (a sum over rows, as any GBDT objective).
     return FoldPlan(loss, kwargs, False, reduction, np.where(y == 1, w_pos, w_neg),
-                    math.log(w_pos / w_neg))
+                    math.log(w_pos / w_neg), {"loss": "cross_entropy"})
 
 
 def weights_from_counts(counts: np.ndarray, **kwargs) -> np.ndarray:

@@ -175,3 +175,52 @@ def recalibrated_metrics(y_cal: np.ndarray, z_cal: np.ndarray, y_test: np.ndarra
         if kind == "sigmoid":
             out["balanced_accuracy_sigmoid"] = threshold_metrics(y_test, p, 0.5)["balanced_accuracy"]
     return out
+
+
+# --------------------------------------------------------------------------- what a unit keeps for plots
+# A unit file keeps no per-row labels or scores (their size grows with the data): only what the
+# plots need, a few kilobytes whatever the size of the test fold.
+PR_GRID = 101  # recall 0, 0.01, ..., 1
+RELIABILITY_BINS = 10
+
+
+def interpolated_precision(y: np.ndarray, p: np.ndarray, grid: int = PR_GRID) -> list:
+    """Precision at recall ``0, 1/(grid-1), ..., 1``, interpolated as the best precision at that
+    recall or more (the upper envelope of the PR curve, as in the interpolated average
+    precision of information retrieval; Manning, Raghavan & Schütze 2008, ch. 8.4)."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(y, p)
+    order = np.argsort(recall, kind="stable")
+    recall, precision = recall[order], precision[order]
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]  # best precision at recall >= r
+    at = np.searchsorted(recall, np.linspace(0.0, 1.0, grid) - 1e-12, side="left")
+    return np.round(envelope[np.minimum(at, len(envelope) - 1)], 5).tolist()
+
+
+def reliability_bins(y: np.ndarray, p: np.ndarray, n_bins: int = RELIABILITY_BINS) -> dict:
+    """Per equal-width bin of p: rows, Σp and Σy (poolable over folds; the bins of the ECE)."""
+    bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+    return {"count": np.bincount(bins, minlength=n_bins).tolist(),
+            "sum_p": np.round(np.bincount(bins, weights=p, minlength=n_bins), 6).tolist(),
+            "sum_y": np.bincount(bins, weights=y, minlength=n_bins).tolist()}
+
+
+def curve_summary(y: np.ndarray, logits: np.ndarray, *, threshold: float, log_weight_ratio: float | None) -> dict:
+    """What the plots of a report need from one test fold, in place of its rows: the interpolated
+    PR curve (:data:`PR_GRID` points), the confusion counts of the decisions (``p >= threshold``),
+    reliability bins before and after prior correction, and a digest of the scores (to draw
+    methods with identical scores, such as ``ce`` and ``ce+threshold``, once)."""
+    import hashlib
+
+    y = np.asarray(y, dtype=np.int64)
+    z = np.asarray(logits, dtype=np.float64)
+    p = expit(z)
+    pred = p >= threshold
+    pos = y == 1
+    corrected = None if log_weight_ratio is None else reliability_bins(y, expit(z - log_weight_ratio))
+    return {"pr_precision": interpolated_precision(y, p),
+            "confusion": {"tp": int(np.sum(pred & pos)), "fp": int(np.sum(pred & ~pos)),
+                          "fn": int(np.sum(~pred & pos)), "tn": int(np.sum(~pred & ~pos))},
+            "reliability": reliability_bins(y, p), "reliability_corrected": corrected,
+            "digest": hashlib.sha1(np.round(z, 5).tobytes()).hexdigest()[:16]}

@@ -9,10 +9,13 @@ and returns logits (log-odds of the positive class) for new rows.
   same model and optimiser, so differences come from the loss alone.
 * ``mlp``: scikit-learn's ``MLPClassifier`` (one hidden layer of 32), class
   weighting through ``fit(sample_weight=...)``.
-* ``lightgbm`` / ``xgboost``: gradient-boosted trees, weighting through sample
-  weights; focal loss through the custom objectives of :mod:`wce.lightgbm` /
-  :mod:`wce.xgboost` (``WeightedLGBMClassifier(loss="focal")``). Logit
-  adjustment has no sample-weight form and is unsupported for them.
+* ``lightgbm`` / ``xgboost``: gradient-boosted trees trained through wce's own
+  objectives (:class:`wce.lightgbm.WeightedLGBMClassifier`,
+  :class:`wce.xgboost.WeightedXGBClassifier`) for every method: weighted CE
+  with the method's sample weights, ``loss="focal"`` with ``gamma``,
+  ``loss="cost_sensitive"`` with the cost matrix, the class-balanced loss as
+  its ``class_weight``. Logit adjustment has no objective there and is
+  unsupported for them.
 * ``torch-mlp``: a one-hidden-layer (32 units) PyTorch MLP trained full-batch
   with Adam on the method's loss from :mod:`wce.torch` (same name and options
   as the NumPy reference), so it supports every method.
@@ -62,10 +65,21 @@ class LinearModel:
                           method="L-BFGS-B", options={"maxiter": self.max_iter, "gtol": self.tol, "ftol": 1e-12})
         self.coef_, self.intercept_ = result.x[:-1], float(result.x[-1])
         self.n_iter_ = int(result.nit)
+        self.loss_ = _loss_text(plan)
         return self
+
+    def describe(self) -> str:
+        return f"LinearModel(C={self.C!r}, loss={self.loss_})"
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         return X @ self.coef_ + self.intercept_
+
+
+def _loss_text(plan) -> str:
+    """``name(option=value, ...)`` of a plan's reference loss (arrays summarised)."""
+    kw = {k: (np.round(np.asarray(v, dtype=float), 6).tolist() if isinstance(v, (list, tuple, np.ndarray)) else v)
+          for k, v in plan.loss_kwargs.items()}
+    return plan.loss.__name__ + "(" + ", ".join(f"{k}={v!r}" for k, v in kw.items()) + ")"
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -74,57 +88,70 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 class SampleWeightModel:
-    """A scikit-learn-style classifier weighted through ``fit(sample_weight=...)``."""
+    """scikit-learn's ``MLPClassifier`` weighted through ``fit(sample_weight=...)``."""
 
     def __init__(self, name: str, seed: int):
-        self.name, self.seed = name, seed
-        if name == "mlp":
-            from sklearn.neural_network import MLPClassifier
+        from sklearn.neural_network import MLPClassifier
 
-            self.model = MLPClassifier(hidden_layer_sizes=(32,), max_iter=300, random_state=seed)
-        elif name == "lightgbm":
-            lgb = _optional.require("lightgbm")
-            self.model = lgb.LGBMClassifier(n_estimators=150, learning_rate=0.05, num_leaves=15,
-                                            random_state=seed, n_jobs=1, verbose=-1)
-        else:
-            xgb = _optional.require("xgboost")
-            self.model = xgb.XGBClassifier(n_estimators=150, learning_rate=0.1, max_depth=4,
-                                           random_state=seed, n_jobs=1)
+        self.name, self.seed = name, seed
+        self.model = MLPClassifier(hidden_layer_sizes=(32,), max_iter=300, random_state=seed)
 
     def fit(self, X: np.ndarray, y: np.ndarray, plan) -> "SampleWeightModel":
-        if plan.sample_weight is None:  # focal: the wce custom objective
-            self.model = _focal_gbdt(self.name, self.seed, plan.loss_kwargs["gamma"])
         self.model.fit(X, y.astype(np.int64), sample_weight=plan.sample_weight)
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
-        if hasattr(self.model, "objective_"):  # wce.lightgbm / wce.xgboost: margins, start included
-            return self.model.decision_function(X)
-        if self.name == "lightgbm":
-            return self.model.predict(X, raw_score=True)
-        if self.name == "xgboost":
-            return self.model.predict(X, output_margin=True)
         return _logit(self.model.predict_proba(X)[:, 1])
 
-
-def _focal_gbdt(name: str, seed: int, gamma: float):
-    if name == "lightgbm":
-        from ..lightgbm import WeightedLGBMClassifier
-
-        return WeightedLGBMClassifier(loss="focal", gamma=gamma, n_estimators=150, learning_rate=0.05,
-                                      n_jobs=1, random_state=seed, params={"num_leaves": 15})
-    from ..xgboost import WeightedXGBClassifier
-
-    return WeightedXGBClassifier(loss="focal", gamma=gamma, n_estimators=150, learning_rate=0.1, max_depth=4,
-                                 n_jobs=1, random_state=seed)
+    def describe(self) -> str:
+        return "MLPClassifier(hidden_layer_sizes=(32,), sample_weight)"
 
 
-def _has_focal_objective(model: str) -> bool:
-    try:
-        importlib.import_module(f"wce.{model}")
-    except ImportError:
-        return False
-    return True
+# The trees of `--model xgboost` / `--model lightgbm`, the same for every method.
+GBDT_PARAMS = {"xgboost": {"n_estimators": 150, "learning_rate": 0.1, "max_depth": 4},
+               "lightgbm": {"n_estimators": 150, "learning_rate": 0.05, "params": {"num_leaves": 15}}}
+
+
+class GBDTModel:
+    """Gradient-boosted trees trained on the method's loss through wce's own objectives:
+    :class:`wce.xgboost.WeightedXGBClassifier` / :class:`wce.lightgbm.WeightedLGBMClassifier`
+    with ``loss="cross_entropy"`` (weighted CE: the method's sample weights), ``"focal"``
+    (``gamma``) or ``"cost_sensitive"`` (the cost matrix), and the class-balanced loss as its
+    ``class_weight``. Every method, plain CE included, trains the same booster from the start
+    that minimises its loss, so differences come from the loss alone."""
+
+    def __init__(self, name: str, seed: int):
+        self.name, self.seed = name, seed
+
+    def fit(self, X: np.ndarray, y: np.ndarray, plan) -> "GBDTModel":
+        if plan.gbdt is None:
+            raise ValueError(f"{plan.loss.__name__} has no objective in wce.{self.name}; use --model logreg.")
+        kwargs = dict(plan.gbdt)
+        if self.name == "lightgbm":
+            from ..lightgbm import WeightedLGBMClassifier as cls
+        else:
+            from ..xgboost import WeightedXGBClassifier as cls
+        self.model = cls(**kwargs, **GBDT_PARAMS[self.name], n_jobs=1, random_state=self.seed)
+        weights = plan.sample_weight if kwargs.get("loss") == "cross_entropy" and "class_weight" not in kwargs \
+            else None
+        if weights is not None and np.all(weights == weights[0]):
+            weights = None  # plain CE
+        self.model.fit(X, y.astype(np.int64), sample_weight=weights)
+        self._sample_weighted = weights is not None
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        z = np.asarray(self.model.decision_function(X), dtype=np.float64)  # margins, start included
+        return z if z.ndim == 1 else z[:, 1] - z[:, 0]  # softmax margins (cost-sensitive): the log-odds
+
+    def describe(self) -> str:
+        """The fitted estimator and its loss, e.g. ``WeightedXGBClassifier(loss='focal', gamma=2.0)``."""
+        params = self.model.get_params(deep=False)
+        keys = ["loss"] + {"focal": ["gamma"], "cost_sensitive": ["cost_matrix"]}.get(params["loss"], [])
+        if params.get("class_weight") is not None:
+            keys.append("class_weight")
+        text = ", ".join(f"{k}={params[k]!r}" for k in keys)
+        return f"{type(self.model).__name__}({text}{', sample_weight' if self._sample_weighted else ''})"
 
 
 class TorchMLP:
@@ -149,7 +176,11 @@ class TorchMLP:
             loss = loss_fn(logits, yt, reduction=plan.reduction, **plan.loss_kwargs)
             loss.backward()
             optimizer.step()
+        self.loss_ = _loss_text(plan)
         return self
+
+    def describe(self) -> str:
+        return f"TorchMLP(hidden=32, loss=wce.torch.{self.loss_})"
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         torch = _optional.require("torch")
@@ -168,7 +199,10 @@ def unsupported_reason(model: str, method) -> str | None:
     """Why ``method`` cannot run with ``model`` (None if it can)."""
     if model in ("logreg", "torch-mlp"):
         return None
-    if method.loss == "focal" and model in ("lightgbm", "xgboost") and _has_focal_objective(model):
+    if model in ("lightgbm", "xgboost"):
+        if method.loss == "logit_adjusted":
+            return (f"method {method.name!r} (logit adjustment) has no objective in wce.{model}; "
+                    "use --model logreg")
         return None
     if method.loss in ("focal", "logit_adjusted"):
         return (f"method {method.name!r} needs a custom loss that model {model!r} cannot take as "
@@ -208,5 +242,7 @@ def make_model(name: str, seed: int, *, C: float = 1.0):
         return LinearModel(C=C)
     if name == "torch-mlp":
         return TorchMLP(seed)
+    if name in ("lightgbm", "xgboost"):
+        return GBDTModel(name, seed)
     return SampleWeightModel(name, seed)
 

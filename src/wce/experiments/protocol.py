@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .datasets import Dataset, fingerprint, positive_label
 from .methods import Method, Options
-from .metrics import best_f1_threshold, fold_metrics
+from .metrics import best_f1_threshold, curve_summary, fold_metrics
 from .models import make_model
 
 
@@ -109,6 +109,12 @@ class EstimatorModel:
             return np.log(p) - np.log1p(-p)
         z = np.asarray(self.estimator.decision_function(X), dtype=np.float64)
         return z if z.ndim == 1 else z[:, self._column]
+
+    def describe(self) -> str:
+        steps = getattr(self.estimator, "steps", None)
+        name = ("Pipeline(" + ", ".join(type(e).__name__ for _, e in steps) + ")") if steps \
+            else type(self.estimator).__name__
+        return name + (", sample_weight" if self.weighted else "")
 
 
 def _make_model(model, method: Method, seed: int, C: float):
@@ -248,11 +254,21 @@ def run_unit(problem: Problem, method: Method, model: str, repeat: int, fold: in
         m1, m0 = y_fit.sum(), len(y_fit) - y_fit.sum()
         log_ratio = plan.log_weight_ratio + math.log((m1 / n1) / (m0 / n0))
     metrics = fold_metrics(y_test, z, threshold=threshold, log_weight_ratio=log_ratio)
+    if options.recalibrate and method.weighted:
+        # Platt / isotonic maps fitted inside the training fold (75/25 inner split of the
+        # unresampled fold), applied to this model's test logits.
+        from .models import recalibration_metrics
+
+        metrics.update(recalibration_metrics(model, s, C=C, method=method, options=options, X_train=X_train,
+                                             y_train=y_train, y_test=y_test, z_test=z, resample=resample,
+                                             make=lambda: _make_model(model, method, s, C)))
     return {
         "dataset": problem.name, "method": method.name, "model": model if isinstance(model, str) else
         type(model).__name__, "repeat": repeat, "fold": fold,
         "n_train": int(len(train)), "n_test": int(len(test)), "threshold": threshold,
         "log_weight_ratio": log_ratio, "metrics": metrics,
-        "y": y_test.tolist(), "z": np.round(z, 5).tolist(),
+        "estimator": fitted.describe() if hasattr(fitted, "describe") else type(fitted).__name__,
+        # Not the test rows: their size grows with the data. The plots need only these.
+        "curves": curve_summary(y_test, z, threshold=threshold, log_weight_ratio=log_ratio),
         "seconds": time.perf_counter() - start,
     }

@@ -40,7 +40,7 @@ from .protocol import Problem, make_problem, run_unit, splits
 CALLER = "wce compare"
 # Part of the settings hash: bump when a change to the code changes what a unit computes,
 # so results of an older version are not mixed with new ones.
-RESULTS_VERSION = 3
+RESULTS_VERSION = 5
 
 
 @dataclass
@@ -58,6 +58,10 @@ class Config:
     options: Options = field(default_factory=Options)
     positive: Any = None  # the positive label; None: the minority class of each data set
     metric: str = "f1"  # what the per-data-set verdict is about (wce.experiments.verdict); not in the key
+    # Where the units run (wce.experiments.engines); not in the key: every engine gives the same results.
+    engine: str = "local"
+    scheduler: Any = None  # engine "dask": a scheduler address, a Client or a cluster; None: a LocalCluster
+    scheduler_timeout: float = 10.0  # seconds to wait for the scheduler at an address
 
     def settings_key(self) -> str:
         """Hash of everything that changes a unit's result (not the list of data sets or methods:
@@ -142,6 +146,9 @@ def validate(config: Config) -> Plan:
     config.folds = V.check_positive_int(config.folds, "folds", caller=CALLER, minimum=2)
     config.repeats = V.check_positive_int(config.repeats, "repeats", caller=CALLER)
     config.jobs = V.check_positive_int(config.jobs, "jobs", caller=CALLER)
+    from .engines import check as check_engine
+
+    check_engine(config.engine, config.scheduler, config.scheduler_timeout)
     V.check_float(config.C, "C", caller=CALLER, low=0.0, low_inclusive=False)
     o = config.options
     if o.cost_fn is not None:
@@ -200,9 +207,10 @@ def validate(config: Config) -> Plan:
 _WORKER_PROBLEMS: dict = {}
 
 
-def _work(args):
+def _work(args, problem=None):
+    """One unit; the problem comes with it (engine dask) or from ``_WORKER_PROBLEMS`` (local)."""
     name, method, repeat, fold, train, test, (model, options, seed, C) = args
-    problem = _WORKER_PROBLEMS[name]
+    problem = _WORKER_PROBLEMS[name] if problem is None else problem
     return run_unit(problem, method, model, repeat, fold, train, test, options=options, seed=seed, C=C)
 
 
@@ -261,7 +269,7 @@ def _readable_unit(done, problem, method, repeat: int, fold: int):
         return None
     if done.get("method") != method.name or done.get("repeat") != repeat or done.get("fold") != fold:
         return None
-    if not all(k in done for k in ("y", "z", "n_train", "n_test", "seconds")):
+    if not isinstance(done.get("curves"), dict) or not all(k in done for k in ("n_train", "n_test", "seconds")):
         return None
     done["dataset"] = problem.name  # the fingerprint matched: the same data, perhaps renamed
     return done
@@ -303,7 +311,16 @@ def execute(plan: Plan, *, progress: bool = True, console=None) -> dict:
     with bar:
         task = bar.add_task(f"{len(pending)} to run, {len(results)} done before", total=plan.n_units,
                             completed=len(results))
-        if config.jobs == 1 or len(pending) <= 1:
+        if config.engine == "dask" and pending:
+            from .engines import run_dask
+
+            def done(path, result):
+                finish(path, result)
+                bar.advance(task)
+
+            run_dask(pending, {p.name: p for p in plan.problems}, _work, done, scheduler=config.scheduler,
+                     workers=config.jobs, timeout=config.scheduler_timeout)
+        elif config.jobs == 1 or len(pending) <= 1:
             for path, args in pending:
                 finish(path, _work(args))
                 bar.advance(task)

@@ -265,6 +265,13 @@ def snippets(method, params: dict, *, C: float) -> dict:
     # Gradient-boosted trees with wce's objectives
     if method.loss == "focal":
         gb = f"loss='focal', gamma={_num(params['gamma'])}"
+    elif method.loss == "cost_sensitive":
+        gb = f"loss='cost_sensitive', cost_matrix={params['cost_matrix']!r}"
+    elif method.loss == "class_balanced":
+        # the objective of a booster is a sum over rows: weights scaled to a mean row weight of 1
+        n_neg, n_pos = params["n_negative"], params["n_positive"]
+        scale = (n_neg + n_pos) / (n_neg * w[0] + n_pos * w[1])
+        gb = f"class_weight=[{_num(w[0] * scale)}, {_num(w[1] * scale)}]"
     elif w is not None:
         gb = f"class_weight=[{_num(w[0])}, {_num(w[1])}]"
     else:
@@ -470,6 +477,8 @@ def build(plan, units: list, *, metric: str = DEFAULT_METRIC) -> dict:
     ``headline`` (lines for the top of the console output and of report.md) and
     ``weighting_recommended`` / ``n_datasets``.
     """
+    from .runner import model_label  # an estimator is named by its class: the JSON holds text
+
     check_metric(metric)
     config = plan.config
     families = {m.name: m.family for m in plan.methods}
@@ -495,7 +504,7 @@ def build(plan, units: list, *, metric: str = DEFAULT_METRIC) -> dict:
         recommendations.append({
             "dataset": problem.name, "positive_class": problem.positive, "metric": metric,
             "method": method.name, "family": method.family, "description": method.description,
-            "why": answer.get("why", ""), "verdict": answer["text"], "model": config.model, "C": config.C,
+            "why": answer.get("why", ""), "verdict": answer["text"], "model": model_label(config.model), "C": config.C,
             "parameters": params, "probabilities": probabilities(method, params, recal),
             "snippets": snippets(method, params, C=config.C),
             "labels": f"y = 1 for the minority class {problem.positive!r}, 0 otherwise",

@@ -8,7 +8,6 @@ import math
 from collections import defaultdict
 
 import numpy as np
-from scipy.special import expit
 
 from . import files
 
@@ -32,16 +31,33 @@ def _save(fig, path: str, *, dpi: int) -> None:
 
 
 def _pooled(units: list, dataset: str | None = None) -> dict:
-    """method -> (y, z, log_weight_ratio per row) pooled over test folds of repeat 0."""
-    out = defaultdict(lambda: ([], [], []))
+    """method -> the ``curves`` of its test folds of repeat 0 (see
+    :func:`wce.experiments.metrics.curve_summary`), in unit order."""
+    out = defaultdict(list)
     for u in units:
         if u["repeat"] != 0 or (dataset is not None and u["dataset"] != dataset):
             continue
-        y, z, r = out[u["method"]]
-        y.extend(u["y"])
-        z.extend(u["z"])
-        r.extend([u["log_weight_ratio"] if u["log_weight_ratio"] is not None else math.nan] * len(u["y"]))
-    return {m: tuple(np.asarray(a, dtype=np.float64) for a in v) for m, v in out.items()}
+        out[u["method"]].append(u["curves"])
+    return dict(out)
+
+
+def _pr_curve(curves: list) -> tuple:
+    """(recall, precision): the folds' interpolated precision at each recall, averaged."""
+    precision = np.mean([c["pr_precision"] for c in curves], axis=0)
+    return np.linspace(0.0, 1.0, len(precision)), precision
+
+
+def _bins(curves: list, corrected: bool) -> tuple | None:
+    """(mean p, fraction positive) per non-empty reliability bin, folds pooled; None if the
+    probabilities have no prior correction."""
+    key = "reliability_corrected" if corrected else "reliability"
+    parts = [c[key] for c in curves]
+    if not parts or any(b is None for b in parts):
+        return None
+    count = np.sum([b["count"] for b in parts], axis=0).astype(np.float64)
+    keep = count > 0
+    return (np.sum([b["sum_p"] for b in parts], axis=0)[keep] / count[keep],
+            np.sum([b["sum_y"] for b in parts], axis=0)[keep] / count[keep])
 
 
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)))
@@ -57,14 +73,14 @@ def _style(i: int) -> dict:
 
 
 def _groups(pooled: dict, methods: list) -> list:
-    """Methods grouped by identical pooled scores (ce and ce+threshold share their model), in order."""
+    """Methods grouped by identical scores on every fold (ce and ce+threshold share their model),
+    in order."""
     groups = []
     for m in methods:
         if m not in pooled:
             continue
         for g in groups:
-            a, b = pooled[g[0]][1], pooled[m][1]
-            if a.shape == b.shape and np.array_equal(a, b):
+            if [c["digest"] for c in pooled[g[0]]] == [c["digest"] for c in pooled[m]]:
                 g.append(m)
                 break
         else:
@@ -78,24 +94,20 @@ def _operating_point(units: list, dataset: str, method: str) -> tuple:
     for u in units:
         if u["repeat"] != 0 or u["dataset"] != dataset or u["method"] != method:
             continue
-        y = np.asarray(u["y"])
-        pred = expit(np.asarray(u["z"], dtype=np.float64)) >= u["threshold"]
-        tp += int(np.sum(pred & (y == 1)))
-        fp += int(np.sum(pred & (y == 0)))
-        fn += int(np.sum(~pred & (y == 1)))
+        c = u["curves"]["confusion"]
+        tp, fp, fn = tp + c["tp"], fp + c["fp"], fn + c["fn"]
     return (tp / (tp + fn) if tp + fn else 0.0), (tp / (tp + fp) if tp + fp else 0.0)
 
 
 def pr_curves(units: list, datasets: list, methods: list, path: str, max_datasets: int = 4,
               focus: dict | None = None) -> None:
-    """Precision-recall curves, test folds of the first repeat pooled, per data set.
+    """Precision-recall curves of the test folds of the first repeat, per data set: each fold's
+    interpolated precision (best precision at that recall or more) averaged over the folds.
 
     ``focus`` maps a data set to the methods to draw (by default those that matter for its
     verdict: ce, ce+threshold, the recommended and the best weighting method); without it, all.
     Methods with identical scores (ce and ce+threshold) share one curve; each method's
     operating point (its decisions: p >= 0.5 or its tuned threshold) is marked on it."""
-    from sklearn.metrics import precision_recall_curve
-
     plt = _pyplot()
     shown = datasets[:max_datasets]
     fig, axes = plt.subplots(1, len(shown), figsize=(5.2 * len(shown), 4.8), squeeze=False)
@@ -104,8 +116,7 @@ def pr_curves(units: list, datasets: list, methods: list, path: str, max_dataset
         chosen = (focus or {}).get(dataset) or methods
         for i, group in enumerate(_groups(pooled, chosen)):
             style = _style(i)
-            y, z, _ = pooled[group[0]]
-            precision, recall, _ = precision_recall_curve(y, expit(z))
+            recall, precision = _pr_curve(pooled[group[0]])
             label = " = ".join(group) + (" (same scores)" if len(group) > 1 else "")
             ax.plot(recall, precision, color=style["color"], ls=style["ls"], lw=1.6, label=label)
             for k, m in enumerate(group):
@@ -115,19 +126,10 @@ def pr_curves(units: list, datasets: list, methods: list, path: str, max_dataset
         hidden = len(methods) - len(chosen)
         name = dataset if len(dataset) <= 40 else dataset[:37] + "..."
         note = f"; {hidden} other methods in results.csv" if hidden > 0 else ""
-        ax.set_title(f"{name}\nrepeat 0, folds pooled{note}", fontsize=9)
+        ax.set_title(f"{name}\nrepeat 0, mean over folds{note}", fontsize=9)
         ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
         ax.legend(fontsize=7, loc="best")
     _save(fig, path, dpi=90)
-
-
-def _reliability(y, p, n_bins=10):
-    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
-    count = np.bincount(bins, minlength=n_bins)
-    keep = count > 0
-    mean_p = np.bincount(bins, weights=p, minlength=n_bins)[keep] / count[keep]
-    frac = np.bincount(bins, weights=y, minlength=n_bins)[keep] / count[keep]
-    return mean_p, frac
 
 
 def reliability(units: list, methods: list, path: str, focus: list | None = None) -> None:
@@ -144,12 +146,10 @@ def reliability(units: list, methods: list, path: str, focus: list | None = None
         ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfect calibration")
         for i, group in enumerate(groups):
             style = _style(i)
-            y, z, r = pooled[group[0]]
-            if corrected:
-                if np.isnan(r).all():
-                    continue
-                z = z - np.nan_to_num(r)
-            mean_p, frac = _reliability(y, expit(z))
+            bins = _bins(pooled[group[0]], corrected)
+            if bins is None:  # no closed-form correction (focal loss)
+                continue
+            mean_p, frac = bins
             label = " and ".join(group) + (" (same probabilities)" if len(group) > 1 else "")
             ax.plot(mean_p, frac, marker=style["marker"], ms=4, color=style["color"], ls=style["ls"], lw=1.3,
                     label=label)

@@ -54,13 +54,15 @@ def markdown(header: list, cells: list) -> str:
 
 
 def rich_table(header: list, cells: list, title: str):
+    """A rich table; ``title``, headers and cells are plain text (a file name such as
+    ``[red]x.csv`` is shown as it is, never read as rich markup)."""
+    from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
-    from rich import box
-
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title=escape(str(title)), box=box.SIMPLE_HEAD, pad_edge=False)
     for i, h in enumerate(header):
-        table.add_column(h, justify="left" if i == 0 else "right", no_wrap=i == 0)
+        table.add_column(escape(str(h)), justify="left" if i == 0 else "right", no_wrap=i == 0)
     for row in cells:
-        table.add_row(*map(str, row))
+        table.add_row(*(escape(str(c)) for c in row))
     return table

@@ -11,7 +11,7 @@ TORCH  := torch==2.13.0
 # together with the package so that pip keeps every dependency inside TensorFlow's ranges (it
 # holds h5py below 3.15). Measured on 2 shared CPU cores: the install adds about 20 s (wheels
 # from a package mirror) and 1.3 GB; the TensorFlow pass of `make test` (about 480 tests) about
-# 50 s, plus about 15 s in the main run, which imports TensorFlow for docs/tensorflow.md.
+# 50 s, plus about 20 s in the main run, which imports TensorFlow for docs/tensorflow.md.
 TENSORFLOW := tensorflow-cpu==2.21.0
 
 .PHONY: demo test install install-test bench docs clean

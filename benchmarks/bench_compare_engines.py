@@ -9,8 +9,9 @@ The same small comparison (generated data sets, the default methods, ``--model l
 * ``dask, cluster started by wce``: ``--engine dask --jobs 2``, the ``LocalCluster`` of 2 worker
   processes that wce starts and closes, start-up included;
 * ``dask, running cluster``: the same units on a ``LocalCluster(n_workers=2,
-  threads_per_worker=1)`` that is already running (``scheduler=`` a client), so the time is the
-  scheduling and transfer overhead alone; its start-up is reported beside it.
+  threads_per_worker=1)`` that is already running and has run a small comparison before
+  (``scheduler=`` a client), so the time is the scheduling and transfer overhead alone; its
+  start-up is reported beside it.
 
 Validation and the report are the same for every engine and are not timed. Every run starts from
 an empty output folder, the engines take turns in each round (the shared machine's changing load
@@ -36,7 +37,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+# One BLAS thread in every process (set before NumPy starts): worker processes started later
+# would otherwise sum in another order than this one and differ in the last bits.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 sys.path.insert(0, str(Path(__file__).parent))
@@ -90,7 +96,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=str(RESULTS / "compare_engines.csv"))
     args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per worker process, as --jobs assumes
 
     import dask
     import distributed
@@ -111,6 +116,8 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in engines}
     reference, worst, units = None, 0.0, 0
     try:
+        for engine in engines.values():  # warm-up, not timed: imports in the running cluster's workers
+            run(datasets(1, 200), 3, **engine)
         for round_ in range(args.repeats):
             for name, engine in engines.items():
                 seconds, result, units = run(specs, args.folds, **engine)

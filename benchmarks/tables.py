@@ -89,8 +89,9 @@ def engines(rows: list[dict]) -> list[str]:
     return _table(["rows", "method", "median s", "M rows/s", "time ÷ local",
                    "peak RSS above baseline (MiB)", "Spark JVM peak (MiB)",
                    "start-up + warm-up (s)"], body) + [
-        "", _source("engines", rows, ["cpu_model", "cpu_count", "python", "pyarrow", "dask",
-                                      "pyspark", "pandas", "load_avg_1m_at_start"])]
+        "", _source("engines", rows, ["cpu_model", "cpu_count", "python", "pyarrow", "numpy",
+                                      "duckdb", "dask", "pyspark", "pandas",
+                                      "load_avg_1m_at_start"])]
 
 
 def compare_engines(rows: list[dict]) -> list[str]:
@@ -103,7 +104,29 @@ def compare_engines(rows: list[dict]) -> list[str]:
                                               "distributed"])]
 
 
-TABLES = {"fused": fused, "torch": torch, "gbdt": gbdt, "engines": engines, "compare_engines": compare_engines}
+def compare(rows: list[dict]) -> list[str]:
+    """`wce compare` against the same study in scikit-learn + imbalanced-learn (bench_compare.py)."""
+    names = {"wce": "wce compare", "wce+recalibration": "wce compare + recalibration",
+             "sklearn": "scikit-learn + imbalanced-learn"}
+    body = []
+    for r in rows:
+        n = int(r["rows"])
+        units = "–" if r["unit_files_mb"] in ("", None) else \
+            f"{float(r['unit_files_mb']):.2f} ({r['unit_files']} files)"
+        body.append([f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n:,}", names.get(r["tool"], r["tool"]),
+                     _num(r["seconds"], 1), _num(r["time_ratio_vs_sklearn"], 2), _num(r["peak_rss_mb"], 0),
+                     _num(r["memory_ratio_vs_sklearn"], 2), units, _num(r["f1_max_abs_difference_vs_sklearn"], 3)])
+    r = rows[0]
+    return _table(["rows", "tool", "seconds", "time ÷ scikit-learn", "peak RSS (MiB)", "memory ÷ scikit-learn",
+                   "unit files (MiB)", "max abs. F1 difference"], body) + [
+        "", f"{r['features']} features, {r['methods']} methods, logistic regression, {r['folds']}-fold × "
+            f"{r['repeats']} CV, one process and {r['threads']} thread each; peak RSS includes the data "
+            "and the imported libraries.", "",
+        _source("compare", rows, ["cpu_model", "cpu_count", "python", "numpy", "scipy", "sklearn", "imblearn",
+                                  "wce", "load_avg_1m_at_start"])]
+
+
+TABLES = {"fused": fused, "torch": torch, "gbdt": gbdt, "engines": engines, "compare_engines": compare_engines, "compare": compare}
 
 
 def render(name: str) -> str:

@@ -236,6 +236,47 @@ def test_gbdt_class_balanced_weights_have_a_mean_row_weight_of_one():
     assert w[1] / w[0] == pytest.approx(9.0, rel=0.01)  # beta near 1: close to n_neg / n_pos
 
 
+@pytest.mark.parametrize("name", ["class_balanced", "cost_sensitive", "logit_adjusted"])
+def test_binary_form_of_a_softmax_loss_has_the_reference_value_and_gradient(name):
+    """The linear model minimises these softmax losses on [0, z] in an exact binary form."""
+    from wce.experiments.models import LinearModel
+    from wce.losses import value_and_grad
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 3))
+    y = (rng.uniform(size=400) < 0.15).astype(np.int64)
+    plan = METHODS[name].plan(y, Options(cost_fp=0.5))
+    assert plan.binary is not None and plan.two_column
+    model = LinearModel(C=0.7)
+    for _ in range(3):
+        theta = rng.normal(size=4)
+        value, grad = model.objective(theta, X, y, plan)
+        z = X @ theta[:3] + theta[3]
+        ref, g = value_and_grad(plan.loss, np.column_stack([np.zeros(400), z]), y, reduction=plan.reduction,
+                                **plan.loss_kwargs)
+        lam = 1.0 / (0.7 * 400)
+        assert value == pytest.approx(ref + 0.5 * lam * theta[:3] @ theta[:3], rel=1e-12)
+        expected = np.r_[X.T @ g[:, 1] + lam * theta[:3], g[:, 1].sum()]
+        np.testing.assert_allclose(grad, expected, rtol=1e-10, atol=1e-14)
+
+
+def test_weight_schemes_with_the_same_ratio_train_the_same_linear_model():
+    """Under the weighted mean only w_pos / w_neg matters: inverse (weights summing to 2) and
+    median_frequency train the model balanced does, and the sample weights have a mean of 1."""
+    from wce.experiments.models import LinearModel
+
+    rng = np.random.default_rng(0)
+    y = (rng.uniform(size=500) < 0.1).astype(np.int64)
+    X = rng.normal(size=(500, 3)) + y[:, None]
+    fits = {}
+    for name in ("wce-balanced", "wce-inverse", "wce-median_frequency"):
+        plan = METHODS[name].plan(y, Options())
+        assert plan.sample_weight.mean() == pytest.approx(1.0)
+        fits[name] = LinearModel().fit(X, y, plan).coef_
+    np.testing.assert_allclose(fits["wce-inverse"], fits["wce-balanced"], rtol=1e-5)
+    np.testing.assert_allclose(fits["wce-median_frequency"], fits["wce-balanced"], rtol=1e-5)
+
+
 def test_unit_files_stay_small_whatever_the_size_of_the_test_fold(tmp_path):
     big = "make_classification:n_samples=20000,n_features=5,n_informative=3,weights=0.9,seed=0"
     assert _run(tmp_path, big, "--methods", "ce,wce-balanced", "--folds", "2", "--repeats", "1",

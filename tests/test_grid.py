@@ -13,6 +13,14 @@ TORCH_DTYPES = ("float32", "float64", "float16", "bfloat16")
 JAX_DTYPES = ("float32", "float64")
 
 
+
+def _enable_x64(jax):
+    """jax.enable_x64 (newer JAX) or jax.experimental.enable_x64 (0.4.30, the lowest supported)."""
+    found = getattr(jax, "enable_x64", None)
+    if found is None:
+        from jax.experimental import enable_x64 as found
+    return found
+
 def _run_torch(case: Case):
     torch = pytest.importorskip("torch")
     import wce.torch as wt
@@ -40,7 +48,7 @@ def _run_jax(case: Case):
 
     from wce import jax as wjax
 
-    with jax.enable_x64(case.dtype == "float64"):
+    with _enable_x64(jax)(case.dtype == "float64"):
         dtype = jnp.dtype(case.dtype)
         data = case.data(round_scores=lambda x: np.asarray(jnp.asarray(x, dtype), np.float64))
         loss = getattr(wjax, case.spec.function)

@@ -162,6 +162,14 @@ def _value_and_grad(loss, y, x):
 
         value, grad = jax.value_and_grad(lambda z: loss(y, z))(x)
         return float(value), np.asarray(grad)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        z = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            value = loss(y, z)
+        return float(value), tape.gradient(value, z).numpy()
     pytest.skip(f"no gradient helper for backend {BACKEND}")
 
 
@@ -343,10 +351,16 @@ def test_missing_tensorflow_backend_gives_a_clear_import_error():
     import subprocess
     import sys
 
-    if importlib.util.find_spec("tensorflow") is not None:
-        pytest.skip("TensorFlow is installed")
+    # TensorFlow is hidden from the child process, installed or not: a finder refuses it.
+    hide = ("import sys\n"
+            "class Hide:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'tensorflow' or name.startswith('tensorflow.'):\n"
+            "            raise ModuleNotFoundError(\"No module named 'tensorflow'\", name='tensorflow')\n"
+            "sys.meta_path.insert(0, Hide())\n"
+            "import wce.keras\n")
     result = subprocess.run(
-        [sys.executable, "-c", "import wce.keras"], capture_output=True, text=True,
+        [sys.executable, "-c", hide], capture_output=True, text=True,
         env={**os.environ, "KERAS_BACKEND": "tensorflow"}, timeout=120,
     )
     assert result.returncode != 0

@@ -25,6 +25,14 @@ BACKEND = keras.backend.backend()
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 
+
+def _enable_x64(jax):
+    """jax.enable_x64 (newer JAX) or jax.experimental.enable_x64 (0.4.30, the lowest supported)."""
+    found = getattr(jax, "enable_x64", None)
+    if found is None:
+        from jax.experimental import enable_x64 as found
+    return found
+
 def _class_last(array, binary):
     return array if binary or array.ndim < 2 else np.moveaxis(array, 1, -1)
 
@@ -46,6 +54,15 @@ def _value_and_grad(loss, y_true, scores, sample_weight, dtype):
                            jnp.asarray(scores, dtype))
         (grad,) = vjp(jnp.ones_like(out))
         return np.asarray(out, np.float64), np.asarray(grad, np.float64), str(out.dtype)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        z = tf.constant(scores, dtype=dtype)
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            out = loss(y_true, z, sample_weight=sample_weight)
+        grad = tape.gradient(out, z, output_gradients=tf.ones_like(out))
+        return out.numpy().astype(np.float64), grad.numpy().astype(np.float64), out.dtype.name
     pytest.skip(f"no gradient helper for the {BACKEND} backend")
 
 
@@ -54,7 +71,7 @@ def _precision(dtype):
     if BACKEND == "jax" and dtype == "float64":
         import jax
 
-        return jax.enable_x64(True)
+        return _enable_x64(jax)(True)
     return contextlib.nullcontext()
 
 

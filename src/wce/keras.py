@@ -2,8 +2,7 @@
 
 The loss classes run the same math as :mod:`wce.jax` (one implementation in
 :mod:`wce._array`, written against ``keras.ops``) and are tested on the
-torch and JAX backends (TensorFlow is not installed in our CI and is not
-tested). They follow Keras' layout: scores are *class-last*
+torch, JAX and TensorFlow backends. They follow Keras' layout: scores are *class-last*
 ``(N, ..., C)``; multiclass targets are class indices ``(N, ...)`` (or
 ``(N, ..., 1)``) or one-hot/probabilities ``(N, ..., C)``; binary targets
 have the shape of the scores.

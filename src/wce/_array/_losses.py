@@ -114,6 +114,12 @@ def class_last(ops, scores, targets, *, caller: str, ignore_index=None, name: st
     return moved, (ops.moveaxis(targets, 1, -1) if kind == "probability" else targets)
 
 
+def _shape(ops, x) -> tuple:
+    """``x.shape``, with the unknown (None) dimensions of a graph tensor as scalar tensors."""
+    shape = tuple(x.shape)
+    return tuple(ops.shape(x)) if None in shape else shape
+
+
 def _concrete(ops, *values) -> bool:
     return not any(ops.is_tracer(v) for v in values if v is not None)
 
@@ -290,7 +296,7 @@ def _prepare_multiclass(
     cw = _class_weight(ops, class_weight, n_classes, dtype, caller)
     kind = V.multiclass_target_kind(tuple(z.shape), tuple(targets.shape), caller=caller,
                                     ignore_index=ignore_index, class_axis=-1)
-    element_shape = tuple(z.shape[:-1])
+    element_shape = _shape(ops, z)[:-1]
     bad = None
     if kind == "probability":
         q = ops.cast(targets, dtype)
@@ -542,12 +548,14 @@ def _prepare_binary(
                         ops.max(ops.where(counted, y, ops.zeros_like(y))))
     if stats is not None:
         V.check_binary_targets(*stats, caller=caller)
-    w_neg, w_pos = _binary_pair(ops, tuple(x.shape), dtype, class_weight=class_weight,
-                                alpha=alpha, pos_weight=pos_weight, caller=caller)
+    # an unknown (None) dimension of a graph tensor is checked as 1: it broadcasts with anything
+    w_neg, w_pos = _binary_pair(ops, tuple(1 if d is None else d for d in x.shape), dtype,
+                                class_weight=class_weight, alpha=alpha, pos_weight=pos_weight,
+                                caller=caller)
     if sample_weight is None:
         sw = valid
     else:
-        sw = valid * _sample_weight(ops, sample_weight, tuple(x.shape), dtype, caller)
+        sw = valid * _sample_weight(ops, sample_weight, _shape(ops, x), dtype, caller)
     weight = sw * (w_pos * y + w_neg * (1.0 - y))
     ys = y * (1.0 - eps) + 0.5 * eps
     return _Binary(y, sw * w_pos * ys, sw * w_neg * (1.0 - ys), weight, valid)

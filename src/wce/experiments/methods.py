@@ -37,11 +37,14 @@ In `wce compare` a method turns the training labels into a :class:`FoldPlan`:
   frequencies and is corrected the same way; focal loss has no closed form
   (``None``).
 
-Reductions: the weighted schemes use ``mean`` (``Σ w·l / Σ w``, PyTorch's
-weighted mean for class targets); ``pos_weight`` uses ``mean_per_sample``
-(``Σ w·l / n``) because that is what ``BCEWithLogitsLoss(pos_weight=r)``
-computes (TRAPS 2, 6). With L2 regularisation the two differ: the second
-scales the data term up by the average weight.
+Reductions: the weighted schemes use ``weighted_mean`` (``Σ w·l / Σ w``, PyTorch's
+weighted mean for class targets), so only the ratio ``w_pos / w_neg`` matters and a
+scheme whose weights sum to 2 (``inverse``) trains the model that ``balanced`` does;
+``pos_weight`` and ``cost_sensitive`` use ``mean_per_sample`` (``Σ w·l / n``), what
+``BCEWithLogitsLoss(pos_weight=r)`` computes (TRAPS 2, 6) and what a cost matrix
+means. With L2 regularisation the two differ: the second scales the data term up by
+the average weight. The per-sample weights given to models that sum ``Σ w·l`` are
+scaled to a mean of 1 for the weighted-mean losses.
 """
 
 from __future__ import annotations
@@ -88,6 +91,10 @@ class FoldPlan:
     # wce.lightgbm.WeightedLGBMClassifier): loss, and class_weight / gamma / cost_matrix. None: no
     # objective there (logit adjustment). Without class_weight the sample weights go to fit.
     gbdt: dict | None = None
+    # A softmax loss on the logits [0, z] is exactly a binary loss of z: (loss, kwargs, reduction,
+    # logit offset), what the linear model minimises (the same value and gradient, an n × 2 softmax
+    # less per step; tests/test_compare.py checks the equality). None: the loss is used as it is.
+    binary: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,7 @@ class Method:
             return _plan(bce, {}, (1.0, 1.0), y, "mean")
         if self.loss == "cross_entropy":
             w = class_weights(y, scheme=self.scheme, classes=[0, 1])
-            return _plan(bce, {"class_weight": w}, (w[0], w[1]), y, "mean")
+            return _plan(bce, {"class_weight": w}, (w[0], w[1]), y, "weighted_mean", normalize=True)
         if self.loss == "pos_weight":
             r = ratio if self.value is None else self.value
             return _plan(bce, {"pos_weight": r}, (1.0, r), y, "mean_per_sample")
@@ -135,8 +142,10 @@ class Method:
             counts = [n_neg, n_pos]
             w = effective_number_weights(np.array(counts, dtype=float), options.beta)
             plan = _plan(class_balanced_loss, {"samples_per_class": counts, "beta": options.beta},
-                         (w[0], w[1]), y, "mean")
+                         (w[0], w[1]), y, "mean", normalize=True)
             plan.two_column = True
+            # softmax CE on [0, z] with class weights w = weighted BCE, weighted mean Σ w·l / Σ w
+            plan.binary = (bce, {"class_weight": [float(w[0]), float(w[1])]}, "weighted_mean", 0.0)
             # A GBDT objective is a sum over rows, where the scale of the weights counts (against
             # min_child_weight and the L2 penalty): scaled to a mean row weight of 1, as the
             # weighted mean of the reference loss is.
@@ -151,13 +160,15 @@ class Method:
             plan = _plan(cost_sensitive_cross_entropy, {"cost_matrix": M},
                          (1.0 + M[0, 1], 1.0 + M[1, 0]), y, "mean")
             plan.two_column = True
+            plan.binary = (bce, {"class_weight": [1.0 + M[0, 1], 1.0 + M[1, 0]]}, "mean_per_sample", 0.0)
             plan.gbdt = {"loss": "cost_sensitive", "cost_matrix": M.tolist()}
             return plan
         if self.loss == "logit_adjusted":
             prior = [n_neg, n_pos]
             # Trained on z + tau log(pi); the raw z is shifted by -tau log(pi_1/pi_0).
+            shift = options.tau * math.log(n_neg / n_pos)
             return FoldPlan(logit_adjusted_cross_entropy, {"class_prior": prior, "tau": options.tau},
-                            True, "mean", None, options.tau * math.log(n_neg / n_pos))
+                            True, "mean", None, shift, None, (bce, {}, "mean", -shift))
         raise ValueError(f"Method {self.name!r} has no binary form; it runs in wce longtail.")
 
     def multiclass_loss(self, counts: np.ndarray, options, losses: dict) -> Callable:
@@ -196,11 +207,20 @@ class Method:
         raise ValueError(f"Method {self.name!r} has no multiclass form; it runs in wce compare.")
 
 
-def _plan(loss, kwargs, w, y, reduction) -> FoldPlan:
+def _plan(loss, kwargs, w, y, reduction, *, normalize: bool = False) -> FoldPlan:
+    """``normalize``: the loss is a weighted mean ``Σ w·l / Σ w``, which does not depend on the scale
+    of the weights; the per-sample weights for models that take them (and sum ``Σ w·l``, as
+    scikit-learn's estimators and the GBDT objectives do) are then scaled to a mean of 1, so
+    ``Σ w·l`` is ``n`` times the weighted mean, as for plain CE."""
     w_neg, w_pos = float(w[0]), float(w[1])
+    sample_weight = np.where(y == 1, w_pos, w_neg)
+    if normalize:
+        scale = y.size / float(sample_weight.sum())
+        if not math.isclose(scale, 1.0, rel_tol=1e-12):
+            sample_weight = sample_weight * scale
     # Weighted CE: the trees get the per-sample weights (a sum over rows, as any GBDT objective).
-    return FoldPlan(loss, kwargs, False, reduction, np.where(y == 1, w_pos, w_neg),
-                    math.log(w_pos / w_neg), {"loss": "cross_entropy"})
+    return FoldPlan(loss, kwargs, False, reduction, sample_weight, math.log(w_pos / w_neg),
+                    {"loss": "cross_entropy"})
 
 
 def weights_from_counts(counts: np.ndarray, **kwargs) -> np.ndarray:

@@ -47,7 +47,10 @@ class LinearModel:
         lam = 1.0 / (self.C * n)
         w, b = theta[:d], theta[d]
         z = X @ w + b
-        if plan.two_column:
+        if plan.binary is not None:  # the softmax loss in its exact binary form
+            loss, kwargs, reduction, offset = plan.binary
+            value, gz = value_and_grad(loss, z + offset, y.astype(np.float64), reduction=reduction, **kwargs)
+        elif plan.two_column:
             # softmax([0, z])[1] = sigmoid(z): the softmax losses on a binary linear model.
             value, g = value_and_grad(plan.loss, np.column_stack([np.zeros(n), z]), y.astype(np.int64),
                                       reduction=plan.reduction, **plan.loss_kwargs)

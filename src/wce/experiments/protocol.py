@@ -111,10 +111,17 @@ class EstimatorModel:
         return z if z.ndim == 1 else z[:, self._column]
 
     def describe(self) -> str:
-        steps = getattr(self.estimator, "steps", None)
-        name = ("Pipeline(" + ", ".join(type(e).__name__ for _, e in steps) + ")") if steps \
-            else type(self.estimator).__name__
-        return name + (", sample_weight" if self.weighted else "")
+        return model_label(self.estimator) + (", sample_weight" if self.weighted else "")
+
+
+def model_label(model) -> str:
+    """How a report names the model: its name, or an estimator's class (and a Pipeline's steps)."""
+    if isinstance(model, str):
+        return model
+    steps = getattr(model, "steps", None)
+    if steps:
+        return "Pipeline(" + ", ".join(type(est).__name__ for _, est in steps) + ")"
+    return type(model).__name__
 
 
 def _make_model(model, method: Method, seed: int, C: float):

@@ -15,7 +15,8 @@ older version, a damaged file) is computed again.
 
 With ``jobs > 1`` the units run in worker processes that ignore Ctrl-C (the parent
 handles it: it stops the workers at once and keeps the finished units) and exit
-when the parent dies, even by SIGKILL.
+when the parent dies, even by SIGKILL. With ``engine="dask"`` the units run on a Dask cluster
+(``wce.experiments.engines``); the results come back and are written here in the same way.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ..reporting.files import check_output_dir, read_json, write_json_atomic
 from .datasets import DEFAULT_DATASET, Dataset, fingerprint, load_dataset
 from .methods import DEFAULT_METHODS, Options, parse_methods
 from .models import check_model, unsupported_reason
-from .protocol import Problem, make_problem, run_unit, splits
+from .protocol import Problem, make_problem, model_label, run_unit, splits
 
 CALLER = "wce compare"
 # Part of the settings hash: bump when a change to the code changes what a unit computes,
@@ -79,16 +80,6 @@ def model_key(model) -> str:
     params = model.get_params(deep=True) if hasattr(model, "get_params") else {}
     return f"{type(model).__module__}.{type(model).__qualname__}" + repr(sorted(
         (k, repr(v)) for k, v in params.items()))
-
-
-def model_label(model) -> str:
-    """How a report names the model: its name, or an estimator's class (and a Pipeline's steps)."""
-    if isinstance(model, str):
-        return model
-    steps = getattr(model, "steps", None)
-    if steps:
-        return "Pipeline(" + ", ".join(type(est).__name__ for _, est in steps) + ")"
-    return type(model).__name__
 
 
 @dataclass

@@ -26,6 +26,7 @@ from ..weights import class_weights
 from ..weights._schemes import effective_number_weights
 from . import statistics as S
 from .metrics import LOWER_IS_BETTER, METRICS, RECALIBRATED_METRICS
+from .protocol import model_label  # an estimator is named by its class: the JSON holds text
 
 DEFAULT_METRIC = "f1"
 METRIC_CHOICES = ("f1", "mcc", "pr_auc", "balanced_accuracy", "g_mean", "recall", "precision", "roc_auc",
@@ -477,8 +478,6 @@ def build(plan, units: list, *, metric: str = DEFAULT_METRIC) -> dict:
     ``headline`` (lines for the top of the console output and of report.md) and
     ``weighting_recommended`` / ``n_datasets``.
     """
-    from .runner import model_label  # an estimator is named by its class: the JSON holds text
-
     check_metric(metric)
     config = plan.config
     families = {m.name: m.family for m in plan.methods}

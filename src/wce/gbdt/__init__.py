@@ -1,5 +1,11 @@
-"""Gradient-boosted trees with weighted losses: the private core of :mod:`wce.xgboost` and
-:mod:`wce.lightgbm`.
+"""Gradient-boosted trees with weighted losses: the core of :mod:`wce.xgboost` and
+:mod:`wce.lightgbm`, and the public :mod:`wce.gbdt.dask`.
+
+* :mod:`wce.gbdt.dask` (public): the start margin of those objectives from labels on a
+  Dask cluster (``base_margin`` for XGBoost's ``base_score``, ``init_score`` for
+  LightGBM); it imports Dask only when called.
+
+The underscored modules are private:
 
 * :mod:`wce.gbdt._objective`: :class:`Objective`, every gradient, Hessian, start margin
   and metric, from the NumPy reference (:mod:`wce.losses`);

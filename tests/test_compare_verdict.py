@@ -140,9 +140,18 @@ def test_scikit_learn_line_runs_and_carries_the_wce_weights(name):
     assert namespace["y_pred"].shape == (7,)
     if method.scheme is not None and method.resampler is None:
         expected = class_weights(y, scheme=method.scheme, classes=[0, 1])
-        cw = namespace["model"][-1].class_weight
-        np.testing.assert_array_equal([cw[0], cw[1]], expected)
         assert params["class_weight"] == expected.tolist()
+        # the same ratio, scaled to a mean row weight of 1: scikit-learn's C·Σ w·l is then the
+        # weighted mean that wce compare trains, and the two fits agree
+        cw = namespace["model"][-1].class_weight
+        assert cw[1] / cw[0] == pytest.approx(expected[1] / expected[0])
+        assert cw[0] * np.sum(y == 0) + cw[1] * np.sum(y == 1) == pytest.approx(len(y))
+        from sklearn.preprocessing import StandardScaler
+
+        from wce.experiments.models import LinearModel
+
+        ours = LinearModel(C=1.0).fit(StandardScaler().fit_transform(X), y, method.plan(y, Options()))
+        np.testing.assert_allclose(namespace["model"][-1].coef_[0], ours.coef_, rtol=2e-3, atol=1e-4)
     if name == "pos_weight":
         assert namespace["model"][-1].class_weight == {0: 1.0, 1: 170 / 30}
     if name == "ce+threshold":

@@ -213,8 +213,17 @@ def _num(x: float) -> str:
 
 
 def snippets(method, params: dict, *, C: float) -> dict:
-    """Lines that reproduce ``method`` with wce; ``X``, ``y`` (1 = minority class), ``X_new`` assumed."""
+    """Lines that reproduce ``method`` with wce; ``X``, ``y`` (1 = minority class), ``X_new`` assumed.
+
+    The weights of a weighted-mean loss (the ``wce-*`` schemes, ``class_balanced``) are scaled to a
+    mean row weight of 1 on the data: then ``Σ w·l / n`` (scikit-learn's, PyTorch's and the boosting
+    libraries' sum or mean over rows) is the weighted mean ``Σ w·l / Σ w`` that `wce compare` trained."""
     w = params.get("class_weight")
+    if w is not None and method.resampler is None and (
+            (method.loss == "cross_entropy" and method.scheme is not None) or method.loss == "class_balanced"):
+        n_neg, n_pos = params["n_negative"], params["n_positive"]
+        scale = (n_neg + n_pos) / (n_neg * w[0] + n_pos * w[1])
+        w = [w[0] * scale, w[1] * scale]
     thr = params.get("threshold", params.get("equivalent_threshold_on_plain_ce"))
     predict = (f"\ny_pred = (model.predict_proba(X_new)[:, 1] >= {_num(thr)}).astype(int)"
                if thr is not None else "\ny_pred = model.predict(X_new)")
@@ -268,11 +277,6 @@ def snippets(method, params: dict, *, C: float) -> dict:
         gb = f"loss='focal', gamma={_num(params['gamma'])}"
     elif method.loss == "cost_sensitive":
         gb = f"loss='cost_sensitive', cost_matrix={params['cost_matrix']!r}"
-    elif method.loss == "class_balanced":
-        # the objective of a booster is a sum over rows: weights scaled to a mean row weight of 1
-        n_neg, n_pos = params["n_negative"], params["n_positive"]
-        scale = (n_neg + n_pos) / (n_neg * w[0] + n_pos * w[1])
-        gb = f"class_weight=[{_num(w[0] * scale)}, {_num(w[1] * scale)}]"
     elif w is not None:
         gb = f"class_weight=[{_num(w[0])}, {_num(w[1])}]"
     else:

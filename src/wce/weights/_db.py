@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ._labels import check_same_type, is_missing
-from ._readers import BatchCounts, check_null
+from ._readers import BatchCounts, check_null, sorted_counts
 
 EXTRA = "db"
 _FILE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".json", ".jsonl", ".ndjson",
@@ -315,10 +315,5 @@ def sql_counts(source: Any, *, target: str, table: str | None = None, query: str
     except TypeError as exc:
         raise TypeError(f"{where}: {exc}") from None
     rows_counted = total - n_null
-    if ignore_index is not None:
-        merged = {v: n for v, n in merged.items() if v != ignore_index}
-    try:
-        values = sorted(merged)
-    except TypeError:
-        values = list(merged)
-    return values, np.array([merged[v] for v in values], dtype=np.int64), rows_counted, False
+    values, counts = sorted_counts(merged, ignore_index)
+    return values, counts, rows_counted, False

@@ -253,13 +253,7 @@ class Tally:
             keep = np.flatnonzero(self.bins)
             for v, n in zip((keep + self.lo).tolist(), self.bins[keep].tolist()):
                 merged[v] = merged.get(v, 0) + n
-        if ignore_index is not None:
-            merged = {v: n for v, n in merged.items() if v != ignore_index}
-        try:
-            values = sorted(merged)
-        except TypeError:
-            values = list(merged)
-        counts = np.array([merged[v] for v in values], dtype=np.int64)
+        values, counts = sorted_counts(merged, ignore_index)
         return values, counts, self.rows, bool(self.is_list)
 
 
@@ -440,3 +434,14 @@ def batch_labels(batches: Iterable, *, target: Any = None,
         for batch in batches:
             yield to_numpy(_pick_target(batch, target))
             advance(1)
+
+
+def sorted_counts(merged: dict, ignore_index: Any = None) -> tuple[list, np.ndarray]:
+    """``{label: count}`` as sorted labels (insertion order if they do not sort) and counts."""
+    if ignore_index is not None:
+        merged = {v: n for v, n in merged.items() if v != ignore_index}
+    try:
+        values = sorted(merged)
+    except TypeError:
+        values = list(merged)
+    return values, np.array([merged[v] for v in values], dtype=np.int64)

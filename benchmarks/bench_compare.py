@@ -232,10 +232,18 @@ def run_sklearn(X, y, folds: int, repeats: int) -> dict:
 def worker(tool: str, rows: int, features: int, folds: int, repeats: int) -> dict:
     import numpy as np
 
-    if tool.startswith("wce"):
-        import wce  # noqa: F401  (imports before the baseline, as for scikit-learn below)
-    import imblearn  # noqa: F401
+    # Every module either study uses is imported before the clock starts, for both alike.
+    import imblearn.over_sampling  # noqa: F401
+    import imblearn.pipeline  # noqa: F401
+    import imblearn.under_sampling  # noqa: F401
+    import matplotlib.pyplot  # noqa: F401
+    import pandas  # noqa: F401
     import sklearn.linear_model  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
+
+    import wce.experiments.api  # noqa: F401
+    import wce.reporting.compare  # noqa: F401
 
     data = np.load(data_path(rows, features))
     X, y = data["X"], data["y"]
@@ -335,6 +343,9 @@ def main(argv=None) -> int:
     parser.add_argument("--recalibration", action="store_true", help="also time wce's default recalibration")
     parser.add_argument("--timeout", type=float, default=7200.0, help="seconds per run")
     parser.add_argument("--out", default=RESULTS, help="folder of compare.csv/.md/.png")
+    parser.add_argument("--append", action="store_true",
+                        help="keep the rows of other sizes already in OUT/compare.csv (a size run again "
+                             "replaces its rows)")
     parser.add_argument("--worker", choices=TOOLS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -365,7 +376,17 @@ def main(argv=None) -> int:
                          "memory_ratio_vs_sklearn": round(g["peak_rss_mb"] / ref["peak_rss_mb"], 3),
                          "f1_max_abs_difference_vs_sklearn": round(diff, 4), "peak_from": g["peak_from"], **env})
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "compare.csv"), "w", newline="") as fh:
+    path = os.path.join(args.out, "compare.csv")
+    if args.append and os.path.exists(path):
+        with open(path, newline="") as fh:
+            kept = [r for r in csv.DictReader(fh) if int(r["rows"]) not in sizes]
+        for r in kept:
+            for key in ("rows", "unit_files"):
+                r[key] = int(r[key]) if r[key] else ""
+            for key in ("seconds", "peak_rss_mb", "unit_files_mb"):
+                r[key] = float(r[key]) if r[key] else ""
+        rows = sorted(kept + rows, key=lambda r: (r["rows"], TOOLS.index(r["tool"])))
+    with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(rows)

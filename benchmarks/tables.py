@@ -95,13 +95,13 @@ def engines(rows: list[dict]) -> list[str]:
 
 
 def compare_engines(rows: list[dict]) -> list[str]:
-    body = [[r["engine"], r["workers"], r["units"], _num(r["median_s"], 2), _num(r["ms_per_unit"], 0),
-             _num(r["ratio_to_jobs2"], 2), _num(r["startup_s"], 1)] for r in rows]
-    return _table(["engine", "workers", "units", "median s", "ms per unit", "time ÷ local jobs 2",
-                   "cluster start-up s"], body) + [
-        "", _source("compare_engines", rows, ["datasets", "rows", "folds", "repeats", "max_abs_difference",
-                                              "cpu", "cpu_count", "load_avg_1m_at_start", "python", "dask",
-                                              "distributed"])]
+    body = [[f"{r['datasets']} × {int(r['rows']):,}", r["engine"], r["workers"], r["units"],
+             _num(r["median_s"], 2), _num(r["ms_per_unit"], 0), _num(r["ratio_to_jobs2"], 2),
+             _num(r["startup_s"], 1), r["max_abs_difference"]] for r in rows]
+    return _table(["data sets × rows", "engine", "workers", "units", "median s", "ms per unit",
+                   "time ÷ local jobs 2", "cluster start-up s", "max difference to jobs 1"], body) + [
+        "", _source("compare_engines", rows, ["folds", "repeats", "cpu", "cpu_count", "load_avg_1m_at_start",
+                                              "python", "dask", "distributed"])]
 
 
 def compare(rows: list[dict]) -> list[str]:

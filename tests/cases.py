@@ -38,7 +38,7 @@ import wce.losses as reference
 C = 3  # classes (and the side of the square spatial case, where d == C)
 N = 5  # samples of the flat cases
 
-REDUCTIONS = ("none", "sum", "mean", "mean_per_sample")
+REDUCTIONS = ("none", "sum", "mean", "weighted_mean", "mean_per_sample")
 MULTICLASS_TARGETS = ("index", "soft", "onehot", "nd_index", "nd_soft", "square_index",
                       "square_soft")
 BINARY_TARGETS = ("labels", "probabilities", "nd_labels")
@@ -337,7 +337,7 @@ def _build() -> list[Case]:
         # every target kind the loss accepts
         cases += [Case(name, t, "mean", default) for t in spec.targets]
         # every reduction, with class and sample weights together (mean: in the next block)
-        cases += [Case(name, flat, r, both) for r in ("none", "sum", "mean_per_sample")]
+        cases += [Case(name, flat, r, both) for r in ("none", "sum", "weighted_mean", "mean_per_sample")]
         cases += [Case(name, nd, r, both) for r in ("none", "mean_per_sample")]
         # every weighting form: none, sample weights, each class-weight form alone and with them
         forms = ("none", "sample") + spec.weight_forms + tuple(f"{f}+sample" for f in spec.weight_forms)

@@ -22,7 +22,7 @@ import oracle
 import wce.losses as L
 from wce.losses import numerator_denominator, value_and_grad, value_grad_hess
 
-REDUCTIONS = ("none", "sum", "mean", "mean_per_sample")
+REDUCTIONS = ("none", "sum", "mean", "weighted_mean", "mean_per_sample")
 COST = np.array([[0.0, 1.0, 2.0], [5.0, 0.0, 1.0], [1.0, 3.0, 0.0]])
 
 
@@ -343,12 +343,15 @@ def test_binary_cross_entropy_equals_two_class_softmax_cross_entropy(rng):
     # sigmoid(z) == softmax([0, z])[1]: the binary and multiclass references agree.
     z, y = rng.normal(size=9), rng.integers(0, 2, size=9)
     logits = np.stack([np.zeros_like(z), z], axis=1)
+    # "mean" is each family's framework mean (÷ N for binary, ÷ Σw for multiclass); the
+    # explicit reductions mean the same thing in both.
     for reduction in REDUCTIONS:
+        multiclass = "mean_per_sample" if reduction == "mean" else reduction
         np.testing.assert_allclose(
             L.binary_cross_entropy(z, y, class_weight=(0.3, 2.0), label_smoothing=0.2,
                                    reduction=reduction),
             L.weighted_cross_entropy(logits, y, class_weight=[0.3, 2.0], label_smoothing=0.2,
-                                     reduction=reduction), rtol=1e-12)
+                                     reduction=multiclass), rtol=1e-12)
 
 
 def test_focal_down_weights_easy_examples():
@@ -530,7 +533,9 @@ def test_binary_cross_entropy_matches_scikit_learn_log_loss(rng):
     y = rng.integers(0, 2, size=30)
     sw = rng.uniform(0.1, 3.0, size=30)
     expected = sklearn_metrics.log_loss(y, p, sample_weight=sw)
-    got = L.binary_cross_entropy(p, y, sample_weight=sw, from_logits=False, reduction="mean")
+    # log_loss(sample_weight=) is np.average: the weighted mean.
+    got = L.binary_cross_entropy(p, y, sample_weight=sw, from_logits=False,
+                                 reduction="weighted_mean")
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 

@@ -112,7 +112,8 @@ def _array_dataset(X, y, name: str) -> Dataset:
             raise ValueError(f"{CALLER}: y holds non-integer numbers (e.g. {fractional[0]:g}); class labels "
                              "must be whole numbers or text.")
         y = y.astype(np.int64)
-    return Dataset(name, X.astype(np.float64), y, [f"x{i}" for i in range(X.shape[1])])
+    # float64 already: the caller's array itself (it is only read), not a copy of it
+    return Dataset(name, np.asarray(X, dtype=np.float64), y, [f"x{i}" for i in range(X.shape[1])])
 
 
 def _is_frame(obj) -> bool:

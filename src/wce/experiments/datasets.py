@@ -54,7 +54,7 @@ def fingerprint(X, y, feature_names=(), *extra) -> str:
         if a.dtype == object:  # labels as Python objects: hash their text
             a = a.astype(str)
         h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(a.tobytes())
+        h.update(memoryview(a).cast("B"))  # the same bytes as a.tobytes(), without a copy
     for text in (*map(str, feature_names), "\0", *map(str, extra)):
         h.update(text.encode("utf-8", "surrogatepass") + b"\0")
     return h.hexdigest()

@@ -38,7 +38,10 @@ _REQUIRES = {"logreg": "scipy.optimize", "mlp": "sklearn.neural_network", "light
 class LinearModel:
     """Linear logits trained by L-BFGS on a wce reference loss with L2 regularisation."""
 
-    def __init__(self, *, C: float = 1.0, max_iter: int = 500, tol: float = 1e-7):
+    # tol: the projected gradient's largest component at convergence (L-BFGS-B's gtol) on the mean
+    # loss; scikit-learn's LogisticRegression stops at 1e-4. 1e-5 moves test logits by ~1e-3 at
+    # most against a 1e-7 fit, and saves about a third of the iterations.
+    def __init__(self, *, C: float = 1.0, max_iter: int = 500, tol: float = 1e-5):
         self.C, self.max_iter, self.tol = C, max_iter, tol
 
     def objective(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray, plan) -> tuple:

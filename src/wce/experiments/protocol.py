@@ -240,8 +240,10 @@ def run_unit(problem: Problem, method: Method, model: str, repeat: int, fold: in
     """Train and score one (method, repeat, fold); returns a JSON-ready dict."""
     start = time.perf_counter()
     s = unit_seed(seed, repeat, fold)
-    scaler = StandardScaler().fit(problem.X[train])
-    X_train, y_train = scaler.transform(problem.X[train]), problem.y[train]
+    # Indexing copies the rows; the scaler then works in place on those copies (one copy each).
+    X_train, y_train = problem.X[train], problem.y[train]
+    scaler = StandardScaler(copy=False).fit(X_train)
+    X_train = scaler.transform(X_train)
     X_test, y_test = scaler.transform(problem.X[test]), problem.y[test]
     X_fit, y_fit = resample(method, X_train, y_train, options, s)
     plan = method.plan(y_fit, options)

@@ -384,11 +384,14 @@ def dataset_answer(dataset: str, tests: list, folds: dict, families: dict, metri
 
 def _side_effects(method: str, ref: str, index: dict, folds: dict) -> str:
     """What else the method changed against the reference: significant changes and calibration."""
-    raised, lowered = [], []
+    raised, lowered, unchanged = [], [], []
     for metric in ("recall", "balanced_accuracy", "precision"):
         r = index.get((metric, method, ref))
         significant = r is not None and r["outcome"] != "no significant difference"
-        if r is None or r["difference"] == 0 or (metric == "precision" and not significant):
+        if r is None or (metric == "precision" and not significant):
+            continue
+        if abs(r["difference"]) < 5e-4:  # below the three decimals shown: no change to report
+            unchanged.append(LABELS[metric])
             continue
         tag = "significant" if significant else "within noise"
         (raised if r["difference"] > 0 else lowered).append(
@@ -398,6 +401,8 @@ def _side_effects(method: str, ref: str, index: dict, folds: dict) -> str:
         parts.append("raised " + " and ".join(raised))
     if lowered:
         parts.append("lowered " + " and ".join(lowered))
+    if unchanged:
+        parts.append("left " + " and ".join(unchanged) + " unchanged (within 0.0005)")
     brier = index.get(("brier", method, ref))
     if brier is not None and brier["reference_mean"] > 0:
         ratio = brier["mean"] / brier["reference_mean"]

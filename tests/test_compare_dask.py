@@ -30,6 +30,11 @@ DATA = ["make_classification:n_samples=240,n_features=5,n_informative=3,weights=
 METHODS = ["ce", "ce+threshold", "wce-balanced", "smote"]
 FAST = ["--methods", ",".join(METHODS), "--folds", "3", "--repeats", "1", "--no-progress"]
 
+# `wce compare` as a terminal starts it: pytest-xdist workers ignore SIGINT and a child inherits
+# that through exec (Python then never raises KeyboardInterrupt), so the child restores Ctrl-C.
+WCE_WITH_CTRL_C = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                   "from wce.cli import main; sys.exit(main(sys.argv[1:]))")
+
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -181,7 +186,7 @@ SLOW = "make_classification:n_samples=20000,n_features=40,n_informative=10,weigh
 def test_ctrl_c_from_a_terminal_keeps_finished_units_and_stops_the_workers(tmp_path):
     psutil = pytest.importorskip("psutil")
     out = tmp_path / "R"
-    cmd = [sys.executable, "-m", "wce.cli", "compare", SLOW, "--folds", "5", "--repeats", "2", "--jobs", "2",
+    cmd = [sys.executable, "-c", WCE_WITH_CTRL_C, "compare", SLOW, "--folds", "5", "--repeats", "2", "--jobs", "2",
            "--engine", "dask", "--out", str(out), "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)

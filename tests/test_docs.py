@@ -416,3 +416,19 @@ def test_vendored_katex_is_complete_and_its_source_is_recorded():
         assert (katex / name).is_file(), name
     fonts = CSS_URL.findall((katex / "katex.min.css").read_text(encoding="utf-8"))
     assert fonts and all((katex / font).is_file() for font in fonts), "a KaTeX font is missing"
+
+
+def test_readme_keel_study_figures_come_from_the_committed_report():
+    """The README quotes the committed KEEL report: its answer, its rank table, its counts."""
+    readme = (ROOT / "README.md").read_text()
+    report = (ROOT / "reports" / "keel90" / "report.md").read_text()
+    quoted = [line[2:] for line in readme.splitlines() if line.startswith("> Weighting recommended")]
+    assert quoted and all(q in report for q in quoted)
+    section = readme[readme.index("reports/keel90/report.md"):readme.index("reports/keel90/ranks.png")]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    assert len(rows) == 14 and all(row in report.splitlines() for row in rows)
+    n = len(re.findall(r"^- On .*restores plain CE's calibration", report, flags=re.M))
+    total = len(re.findall(r"^- On ", report, flags=re.M))
+    assert f"on {n}\nof the {total} data sets" in section or f"on {n} of the {total} data sets" in section
+    seconds = re.search(r"Compute time (\d+) s", report).group(1)
+    assert f"in {seconds} s" in section

@@ -432,3 +432,18 @@ def test_readme_keel_study_figures_come_from_the_committed_report():
     assert f"on {n}\nof the {total} data sets" in section or f"on {n} of the {total} data sets" in section
     seconds = re.search(r"Compute time (\d+) s", report).group(1)
     assert f"in {seconds} s" in section
+
+
+def test_readme_counting_figures_come_from_the_committed_benchmark():
+    """The README's counting paragraph quotes benchmarks/results/engines.md, not typed numbers."""
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    table = {}
+    for line in (ROOT / "benchmarks" / "results" / "engines.md").read_text().splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) == 8 and cells[0] in ("10M", "100M"):
+            table[(cells[0], cells[1])] = cells
+    local = [table[(n, "local")] for n in ("10M", "100M")]
+    arrow = [table[(n, "pyarrow_value_counts")] for n in ("10M", "100M")]
+    assert f"took {local[0][2]} s / {local[1][2]} s" in readme
+    assert f"{arrow[0][4]}× / {arrow[1][4]}× faster" in readme
+    assert f"peak of {local[0][5]} / {local[1][5]} MiB above baseline against {arrow[0][5]} / {arrow[1][5]} MiB" in readme

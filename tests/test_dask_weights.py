@@ -138,3 +138,15 @@ def test_scheduler_address_counts_on_that_cluster():
         got = with_sample_weight(ddf, "y", scheduler=cluster.scheduler_address, timeout=10)
         np.testing.assert_allclose(got["weight"].compute(), [2 / 3, 2 / 3, 2 / 3, 2.0])
         assert class_counts(ddf, "y", scheduler=cluster.scheduler_address).as_dict() == {0: 3, 1: 1}
+
+
+def test_count_file_called_directly_refuses_missing_labels_by_default(tmp_path):
+    """wce.weights.dask.count_file has the same null='error' default as every other reader."""
+    pd = pytest.importorskip("pandas")
+    from wce.weights.dask import count_file
+
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"y": ["a", None, "b", "a"]}).to_parquet(path)
+    with pytest.raises(ValueError, match="missing"):
+        count_file(path, "y", scheduler="synchronous")
+    assert count_file(path, "y", null="skip", scheduler="synchronous").as_dict() == {"a": 2, "b": 1}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import html as htmllib
+import inspect
 import os
 import re
 import subprocess
@@ -355,6 +356,19 @@ def test_every_public_name_has_an_api_entry_with_its_signature(api_html, module)
                 if kind is None or kind.group(1) != "module":
                     missing.append(f"{anchor} (heading {title!r} has no signature)")
     assert not missing, f"public names of {module} without an API entry: {missing}"
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC_MODULES))
+def test_every_public_name_has_an_example(module):
+    """Every public function and class shows a ``>>>`` example in its docstring
+    (tests/test_doctests.py runs them)."""
+    if module == "wce.keras":
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+    mod = pytest.importorskip(module)  # skipped when its optional framework is missing
+    lacking = [name for name in mod.__all__
+               if (inspect.isfunction(getattr(mod, name)) or inspect.isclass(getattr(mod, name)))
+               and ">>>" not in (inspect.getdoc(getattr(mod, name)) or "")]
+    assert not lacking, f"public names of {module} without a >>> example: {lacking}"
 
 
 REMOTE = re.compile(r"""(?:src|href|data)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)

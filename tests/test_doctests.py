@@ -22,7 +22,9 @@ MODULES = sorted(
 # Backends need their framework: each is skipped when it is not installed.
 BACKENDS = ["wce.torch", "wce.torch._chunked", "wce.jax", "wce.keras", "wce.xgboost",
             "wce.lightgbm", "wce.sklearn", "wce.huggingface", "wce.gbdt._objective",
-            "wce.gbdt.dask"]
+            "wce.gbdt.dask", "wce.experiments.api"]
+# What a module's examples use beyond what its import needs: skipped without it.
+NEEDS = {"wce.gbdt.dask": ["lightgbm"], "wce.experiments.api": ["sklearn", "pandas"]}
 
 
 def test_modules_were_found():
@@ -33,6 +35,8 @@ def test_modules_were_found():
 def test_docstring_examples(name):
     if name == "wce.keras":  # as the Keras suites do; the Makefile reruns them under JAX
         os.environ.setdefault("KERAS_BACKEND", "torch")
+    for requirement in NEEDS.get(name, []):
+        pytest.importorskip(requirement)
     module = pytest.importorskip(name) if name in BACKENDS else importlib.import_module(name)
     result = doctest.testmod(module, optionflags=FLAGS, verbose=False)
     assert result.failed == 0, f"{result.failed} of {result.attempted} doctest examples failed in {name}"

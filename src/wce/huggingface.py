@@ -228,6 +228,28 @@ class WeightedLossTrainer(transformers.Trainer):
     Gradient accumulation needs a Trainer that has ``loss_is_scaled_for_ga``
     (transformers 5.24 has it); with an older one the constructor refuses
     ``gradient_accumulation_steps > 1`` rather than scale the loss twice.
+
+    Example:
+      >>> import tempfile, torch
+      >>> from transformers import TrainingArguments
+      >>> from wce.huggingface import WeightedLossTrainer
+      >>> class Tiny(torch.nn.Module):  # any model whose output has "logits"
+      ...     def __init__(self):
+      ...         super().__init__(); self.linear = torch.nn.Linear(2, 2)
+      ...     def forward(self, x):
+      ...         return {"logits": self.linear(x)}
+      >>> model = Tiny().eval()
+      >>> with torch.no_grad():
+      ...     _ = model.linear.weight.copy_(torch.eye(2)); _ = model.linear.bias.zero_()
+      >>> tmp = tempfile.TemporaryDirectory()
+      >>> args = TrainingArguments(output_dir=tmp.name, use_cpu=True, report_to=[])
+      >>> trainer = WeightedLossTrainer(model=model, args=args, class_weight=[1.0, 3.0])
+      >>> batch = {"x": torch.tensor([[2.0, 0.0], [0.0, 1.0]]), "labels": torch.tensor([0, 1])}
+      >>> round(trainer.compute_loss(model, batch).item(), 4)  # Σ w·l / Σ w of this batch
+      0.2667
+      >>> tmp.cleanup()
+
+    ``trainer.train()`` then trains with the step's global weighted mean.
     """
 
     loss_is_scaled_for_ga = True  # each micro-batch is divided by the step's total

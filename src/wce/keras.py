@@ -335,6 +335,15 @@ class FocalLoss(_Loss):
 
         \ell_i = -\,s_i \sum_c \alpha_c\, q'_{ic}\,(1 - p_{ic})^{\gamma} \log p_{ic}
 
+    Example:
+      >>> import os; os.environ.setdefault("KERAS_BACKEND", "torch")  # doctest: +ELLIPSIS
+      '...'
+      >>> import numpy as np, wce.keras
+      >>> loss = wce.keras.FocalLoss(gamma=2.0, alpha=[0.25, 0.75], from_logits=True)
+      >>> y = np.array([0, 1]); z = np.array([[2.0, 0.0], [0.0, 1.0]], dtype="float32")
+      >>> round(float(loss(y, z)), 4)
+      0.0087
+
     Reference: Lin et al., ICCV 2017.
     """
 
@@ -360,6 +369,15 @@ class BinaryFocalLoss(_Loss):
     Unlike ``keras.losses.BinaryFocalCrossentropy``, ``alpha`` is applied whenever it is
     given (Keras ignores it unless ``apply_class_balancing=True``, TRAPS 12).
 
+    Example:
+      >>> import os; os.environ.setdefault("KERAS_BACKEND", "torch")  # doctest: +ELLIPSIS
+      '...'
+      >>> import numpy as np, wce.keras
+      >>> loss = wce.keras.BinaryFocalLoss(gamma=2.0, alpha=0.25, from_logits=True)
+      >>> y = np.array([1.0, 0.0, 1.0]); z = np.array([2.0, -1.0, 0.5], dtype="float32")
+      >>> round(float(loss(y, z)), 4)
+      0.0114
+
     Reference: Lin et al., ICCV 2017.
     """
 
@@ -377,7 +395,18 @@ class BinaryFocalLoss(_Loss):
 
 @_register
 class ClassBalancedLoss(_Loss):
-    """Class-balanced loss of Cui et al. (CVPR 2019); see :func:`wce.losses.class_balanced_loss`."""
+    """Class-balanced loss of Cui et al. (CVPR 2019); see :func:`wce.losses.class_balanced_loss`.
+
+    Example:
+      >>> import os; os.environ.setdefault("KERAS_BACKEND", "torch")  # doctest: +ELLIPSIS
+      '...'
+      >>> import numpy as np, wce.keras
+      >>> loss = wce.keras.ClassBalancedLoss(samples_per_class=[90, 10], beta=0.99,
+      ...                                    from_logits=True)
+      >>> y = np.array([0, 1]); z = np.array([[2.0, 0.0], [0.0, 1.0]], dtype="float32")
+      >>> round(float(loss(y, z)), 4)
+      0.2875
+    """
 
     _logits_only = True
     _loss = "class_balanced_loss"
@@ -393,7 +422,18 @@ class ClassBalancedLoss(_Loss):
 @_register
 class CostSensitiveCrossEntropy(_Loss):
     """Cost-sensitive cross-entropy from a cost matrix (Ho & Wookey 2020); see
-    :func:`wce.losses.cost_sensitive_cross_entropy`."""
+    :func:`wce.losses.cost_sensitive_cross_entropy`.
+
+    Example:
+      >>> import os; os.environ.setdefault("KERAS_BACKEND", "torch")  # doctest: +ELLIPSIS
+      '...'
+      >>> import numpy as np, wce.keras
+      >>> loss = wce.keras.CostSensitiveCrossEntropy(cost_matrix=[[0.0, 1.0], [5.0, 0.0]],
+      ...                                            from_logits=True)
+      >>> y = np.array([0, 1]); z = np.array([[2.0, 0.0], [0.0, 1.0]], dtype="float32")
+      >>> round(float(loss(y, z)), 4)
+      1.0667
+    """
 
     _logits_only = True
     _loss = "cost_sensitive_cross_entropy"
@@ -408,7 +448,17 @@ class CostSensitiveCrossEntropy(_Loss):
 @_register
 class LogitAdjustedCrossEntropy(_Loss):
     """Logit-adjusted cross-entropy (Menon et al., ICLR 2021); see
-    :func:`wce.losses.logit_adjusted_cross_entropy`."""
+    :func:`wce.losses.logit_adjusted_cross_entropy`.
+
+    Example:
+      >>> import os; os.environ.setdefault("KERAS_BACKEND", "torch")  # doctest: +ELLIPSIS
+      '...'
+      >>> import numpy as np, wce.keras
+      >>> loss = wce.keras.LogitAdjustedCrossEntropy(class_prior=[0.9, 0.1], from_logits=True)
+      >>> y = np.array([0, 1]); z = np.array([[2.0, 0.0], [0.0, 1.0]], dtype="float32")
+      >>> round(float(loss(y, z)), 4)
+      0.738
+    """
 
     _logits_only = True
     _loss = "logit_adjusted_cross_entropy"
@@ -425,7 +475,18 @@ class LogitAdjustedCrossEntropy(_Loss):
 @_register
 class BalancedSoftmaxCrossEntropy(_Loss):
     """Balanced softmax (Ren et al., NeurIPS 2020): CE of ``logits + log n_c``; see
-    :func:`wce.losses.balanced_softmax_cross_entropy`."""
+    :func:`wce.losses.balanced_softmax_cross_entropy`.
+
+    Example:
+      >>> import os; os.environ.setdefault("KERAS_BACKEND", "torch")  # doctest: +ELLIPSIS
+      '...'
+      >>> import numpy as np, wce.keras
+      >>> loss = wce.keras.BalancedSoftmaxCrossEntropy(samples_per_class=[90, 10],
+      ...                                              from_logits=True)
+      >>> y = np.array([0, 1]); z = np.array([[2.0, 0.0], [0.0, 1.0]], dtype="float32")
+      >>> round(float(loss(y, z)), 4)
+      0.738
+    """
 
     _logits_only = True
     _loss = "balanced_softmax_cross_entropy"
@@ -441,7 +502,17 @@ class BalancedSoftmaxCrossEntropy(_Loss):
 
 @_register
 class LDAMLoss(_Loss):
-    """LDAM loss (Cao et al., NeurIPS 2019), class-index targets only; see :func:`wce.losses.ldam_loss`."""
+    """LDAM loss (Cao et al., NeurIPS 2019), class-index targets only; see :func:`wce.losses.ldam_loss`.
+
+    Example:
+      >>> import os; os.environ.setdefault("KERAS_BACKEND", "torch")  # doctest: +ELLIPSIS
+      '...'
+      >>> import numpy as np, wce.keras
+      >>> loss = wce.keras.LDAMLoss(samples_per_class=[90, 10], scale=1.0, from_logits=True)
+      >>> y = np.array([0, 1]); z = np.array([[2.0, 0.0], [0.0, 1.0]], dtype="float32")
+      >>> round(float(loss(y, z)), 4)
+      0.3201
+    """
 
     _logits_only = True
     _loss = "ldam_loss"

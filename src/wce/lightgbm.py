@@ -57,6 +57,22 @@ class LGBMObjective(Objective):
 
     Build with :meth:`binary`, :meth:`focal_binary`, :meth:`multiclass`,
     :meth:`focal_multiclass` or :meth:`cost_sensitive`.
+
+    Example:
+      >>> import numpy as np, lightgbm as lgb
+      >>> from wce.lightgbm import LGBMObjective
+      >>> grad, hess = LGBMObjective.binary(pos_weight=9.0)(np.array([1, 0]), np.zeros(2))
+      >>> grad.tolist(), hess.tolist()  # the positive's terms are 9 times the negative's
+      ([-4.5, 0.5], [2.25, 0.25])
+      >>> rng = np.random.default_rng(0)
+      >>> X = rng.normal(size=(200, 3)); y = np.digitize(X[:, 0], [0.0, 1.2])  # 3 classes
+      >>> obj = LGBMObjective.multiclass(class_weight=[1.0, 1.0, 4.0])
+      >>> data = lgb.Dataset(X, label=y, init_score=obj.init_score(y))
+      >>> booster = lgb.train({"objective": obj, "num_class": 3, "verbose": -1}, data, 5)
+      >>> margin = booster.predict(X, raw_score=True) + obj.base_margin(y)
+      >>> proba = obj.predict_proba(margin)
+      >>> proba.shape, bool(np.allclose(proba.sum(axis=1), 1.0))
+      ((200, 3), True)
     """
 
     library = "lightgbm"

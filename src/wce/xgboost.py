@@ -57,6 +57,22 @@ class XGBObjective(Objective):
     Build with :meth:`binary`, :meth:`focal_binary`, :meth:`multiclass`,
     :meth:`focal_multiclass` or :meth:`cost_sensitive`. The multiclass
     Hessian factor defaults to 2, XGBoost's ``multi:softprob``.
+
+    Example:
+      >>> import numpy as np, xgboost as xgb
+      >>> from wce.xgboost import XGBObjective
+      >>> grad, hess = XGBObjective.binary(pos_weight=9.0)(np.array([1, 0]), np.zeros(2))
+      >>> grad.tolist(), hess.tolist()  # the positive's terms are 9 times the negative's
+      ([-4.5, 0.5], [2.25, 0.25])
+      >>> rng = np.random.default_rng(0)
+      >>> X = rng.normal(size=(200, 3)); y = np.digitize(X[:, 0], [0.0, 1.2])  # 3 classes
+      >>> obj = XGBObjective.focal_multiclass(gamma=2.0, alpha=[1.0, 1.0, 4.0])
+      >>> params = {"num_class": 3, "base_score": obj.base_margin(y),
+      ...           "disable_default_eval_metric": True}
+      >>> booster = xgb.train(params, xgb.DMatrix(X, label=y), 5, obj=obj)
+      >>> proba = obj.predict_proba(booster.predict(xgb.DMatrix(X), output_margin=True))
+      >>> proba.shape, bool(np.allclose(proba.sum(axis=1), 1.0))
+      ((200, 3), True)
     """
 
     library = "xgboost"

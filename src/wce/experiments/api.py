@@ -56,6 +56,18 @@ class CompareResult:
         report: everything the report shows, as one JSON-ready dict (``results.json``).
         units: the raw result of every (data set, method, fold).
         reused: how many of the units were found finished in ``out`` and not recomputed.
+
+    Example:
+        >>> import wce
+        >>> from sklearn.datasets import make_classification
+        >>> X, y = make_classification(n_samples=200, weights=[0.9], random_state=0)
+        >>> result = wce.compare(X, y, methods="ce,ce+threshold", folds=3, repeats=1)
+        >>> result
+        CompareResult(datasets=[data], methods=[ce, ce+threshold], units=6)
+        >>> result.folds.shape[0], list(result.summary.columns)  # 2 methods x 3 folds
+        (6, ['dataset', 'method', 'family', 'metric', 'mean', 'ci_low', 'ci_high', 'n_folds'])
+        >>> result.recommendation["method"]
+        'ce+threshold'
     """
 
     folds: object
@@ -215,6 +227,17 @@ def compare(X=None, y=None, *, target: str | None = None, methods="default", mod
         ValueError: bad data, an unknown method, a model that cannot run the methods (an
             estimator whose fit takes no ``sample_weight`` names the weighting methods it
             cannot run), before any model trains.
+
+    Example:
+        >>> import wce
+        >>> from sklearn.datasets import make_classification
+        >>> X, y = make_classification(n_samples=200, weights=[0.9], random_state=0)
+        >>> result = wce.compare(X, y, methods="ce,ce+threshold", folds=3, repeats=1)
+        >>> sorted(result.folds["method"].unique()), len(result.folds)  # 3 folds each
+        (['ce', 'ce+threshold'], 6)
+        >>> f1 = result.summary.query("metric == 'f1'")
+        >>> list(f1["method"]), list(f1.columns[-4:])
+        (['ce', 'ce+threshold'], ['mean', 'ci_low', 'ci_high', 'n_folds'])
     """
     from ..reporting.console import console as make_console
 
@@ -240,7 +263,21 @@ def compare(X=None, y=None, *, target: str | None = None, methods="default", mod
 
 
 def run(config: Config, *, progress: bool = False, console=None, command: str = "") -> CompareResult:
-    """Validate ``config`` (nothing is written before it passes), run the missing units, summarise."""
+    """Validate ``config`` (nothing is written before it passes), run the missing units, summarise.
+
+    Example:
+        >>> import tempfile
+        >>> from wce.experiments.api import run
+        >>> from wce.experiments.runner import Config
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> config = Config(datasets=["make_classification:n_samples=200,weights=0.9"],
+        ...                 methods="ce,ce+threshold", folds=3, repeats=1, out=tmp.name)
+        >>> run(config).reused
+        0
+        >>> run(config).reused  # the 6 finished units are read back from out
+        6
+        >>> tmp.cleanup()
+    """
     return run_plan(validate(config), progress=progress, console=console, command=command)
 
 

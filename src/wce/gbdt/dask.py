@@ -116,6 +116,18 @@ def base_margin(objective: Any, labels: Any, sample_weight: Any = None, *,
       scheduler, timeout: as in :func:`wce.weights.dask.class_counts`: passed to
         ``dask.compute`` (a ``Client`` or its default when None), or a scheduler
         address reached within ``timeout`` seconds.
+
+    Example:
+      >>> import dask.array as da, numpy as np
+      >>> from wce.gbdt.dask import base_margin
+      >>> from wce.lightgbm import LGBMObjective
+      >>> y = np.array([0, 0, 0, 1, 1, 2])
+      >>> obj = LGBMObjective.multiclass()
+      >>> start = base_margin(obj, da.from_array(y, chunks=3), scheduler="synchronous")
+      >>> np.round(start, 4).tolist()
+      [0.5014, 0.0959, -0.5973]
+      >>> bool(np.allclose(start, obj.base_margin(y)))  # as if the labels were local
+      True
     """
     require("dask", purpose="boosting with Dask")
     from ..weights.dask import _scheduler
@@ -139,7 +151,17 @@ def init_score(objective: Any, labels: Any, sample_weight: Any = None, *,
     """:func:`base_margin` repeated per row, chunked like ``labels``, for LightGBM's Dask
     estimators' ``init_score=``: a Dask array ``(n,)`` or ``(n, K)`` (``labels`` a Dask
     array) or a Series / DataFrame (``labels`` a Series). Pass ``base=`` to reuse a start
-    already computed."""
+    already computed.
+
+    Example:
+      >>> import dask.dataframe as dd, pandas as pd
+      >>> from wce.gbdt.dask import init_score
+      >>> from wce.lightgbm import LGBMObjective
+      >>> labels = dd.from_pandas(pd.Series([0, 0, 0, 1, 1, 2]), npartitions=2)
+      >>> scores = init_score(LGBMObjective.multiclass(), labels, scheduler="synchronous")
+      >>> scores.compute().round(4).iloc[0].tolist(), scores.npartitions  # one row per label
+      ([0.5014, 0.0959, -0.5973], 2)
+    """
     import dask.array as da
     import dask.dataframe as dd
     import pandas as pd

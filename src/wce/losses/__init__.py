@@ -66,7 +66,16 @@ def value_and_grad(loss: Callable, *args: Any, **kwargs: Any):
 
 
 def value_grad_hess(loss: Callable, *args: Any, **kwargs: Any):
-    """``(value, gradient, diagonal Hessian)`` of a binary reference loss (used by GBDT objectives)."""
+    """``(value, gradient, diagonal Hessian)`` of a binary reference loss (used by GBDT objectives).
+
+    Example:
+      >>> import numpy as np
+      >>> from wce.losses import binary_cross_entropy, value_grad_hess
+      >>> value, grad, hess = value_grad_hess(binary_cross_entropy, np.array([0.0, 2.0]),
+      ...                                     np.array([1, 0]), reduction="none")
+      >>> np.round(grad, 4).tolist(), np.round(hess, 4).tolist()
+      ([-0.5, 0.8808], [0.25, 0.105])
+    """
     terms, reduction = _terms(loss, args, kwargs)
     if terms.hess is None:
         raise TypeError(
@@ -81,7 +90,16 @@ def value_grad_hess(loss: Callable, *args: Any, **kwargs: Any):
 
 
 def numerator_denominator(loss: Callable, *args: Any, **kwargs: Any):
-    """``(Σ w·l, denominator)`` of a reference loss: the two sums a global mean all-reduces."""
+    """``(Σ w·l, denominator)`` of a reference loss: the two sums a global mean all-reduces.
+
+    Example:
+      >>> import numpy as np
+      >>> from wce.losses import numerator_denominator, weighted_cross_entropy
+      >>> num, den = numerator_denominator(weighted_cross_entropy, np.zeros((2, 3)),
+      ...                                  np.array([0, 2]), class_weight=[1.0, 1.0, 3.0])
+      >>> round(float(num), 4), round(float(den), 4), round(float(num / den), 4)  # mean = log 3
+      (4.3944, 4.0, 1.0986)
+    """
     terms, reduction = _terms(loss, args, kwargs)
     return terms_numerator_denominator(terms, reduction)
 

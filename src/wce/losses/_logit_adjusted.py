@@ -46,6 +46,13 @@ def adjust_logits(logits: Any, class_prior: Any, *, tau: float = 1.0):
 
     Applied to a model trained with plain CE, its arg-max approximates the
     balanced-error Bayes classifier (Menon et al., ICLR 2021, eq. 10).
+
+    Example:
+      >>> import numpy as np
+      >>> from wce.losses import adjust_logits
+      >>> z = adjust_logits(np.array([[1.0, 0.0]]), [0.9, 0.1])
+      >>> np.round(z, 4).tolist(), int(z.argmax(axis=1)[0])  # the rare class now wins
+      ([[1.1054, 2.3026]], 1)
     """
     z, shift = _scaled_log_prior(logits, class_prior, tau, "adjust_logits")
     return z - shift

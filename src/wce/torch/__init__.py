@@ -78,12 +78,29 @@ __all__ = [
 
 
 def empty_cache() -> None:
-    """Free the gradient buffers the fused CPU kernel keeps for reuse between steps."""
+    """Free the gradient buffers the fused CPU kernel keeps for reuse between steps.
+
+    Example:
+      >>> import torch, wce.torch as wt
+      >>> x = torch.zeros(2, 3, requires_grad=True)
+      >>> wt.weighted_cross_entropy(x, torch.tensor([0, 2])).backward()
+      >>> wt.empty_cache()  # e.g. after training, before a memory-hungry evaluation
+    """
     _buffer_pool.empty_cache()
 
 
 def set_buffer_reuse(enabled: bool) -> None:
-    """Let the fused CPU kernel reuse freed gradient buffers between steps (default on)."""
+    """Let the fused CPU kernel reuse freed gradient buffers between steps (default on).
+
+    Example:
+      >>> import torch, wce.torch as wt
+      >>> wt.set_buffer_reuse(False)  # every step gets a fresh gradient buffer
+      >>> x = torch.zeros(2, 3, requires_grad=True)
+      >>> wt.weighted_cross_entropy(x, torch.tensor([0, 2])).backward()
+      >>> x.grad.shape
+      torch.Size([2, 3])
+      >>> wt.set_buffer_reuse(True)  # back to the default
+    """
     _buffer_pool.set_buffer_reuse(enabled)
 
 
@@ -601,7 +618,15 @@ class WeightedCrossEntropyLoss(_MulticlassLoss):
 
 
 class FocalLoss(_MulticlassLoss):
-    """Module form of :func:`focal_loss`; ``alpha`` (C,) is stored as the ``class_weight`` buffer."""
+    """Module form of :func:`focal_loss`; ``alpha`` (C,) is stored as the ``class_weight`` buffer.
+
+    Example:
+      >>> import torch, wce.torch as wt
+      >>> loss_fn = wt.FocalLoss(gamma=2.0, alpha=torch.tensor([0.25, 0.75]))
+      >>> x = torch.tensor([[2.0, 0.0], [0.0, 1.0]]); t = torch.tensor([0, 1])
+      >>> round(loss_fn(x, t).item(), 4)
+      0.0174
+    """
 
     caller = "focal_loss"
 
@@ -621,7 +646,17 @@ class FocalLoss(_MulticlassLoss):
 
 
 class ClassBalancedLoss(_MulticlassLoss):
-    """Module form of :func:`class_balanced_loss`; the weights are the ``class_weight`` buffer."""
+    """Module form of :func:`class_balanced_loss`; the weights are the ``class_weight`` buffer.
+
+    Example:
+      >>> import torch, wce.torch as wt
+      >>> loss_fn = wt.ClassBalancedLoss([90, 10], beta=0.99)
+      >>> [round(w, 4) for w in loss_fn.class_weight.tolist()]
+      [0.2768, 1.7232]
+      >>> x = torch.tensor([[2.0, 0.0], [0.0, 1.0]]); t = torch.tensor([0, 1])
+      >>> round(loss_fn(x, t).item(), 4)
+      0.2875
+    """
 
     caller = "class_balanced_loss"
 
@@ -644,7 +679,15 @@ class ClassBalancedLoss(_MulticlassLoss):
 
 
 class CostSensitiveCrossEntropyLoss(_MulticlassLoss):
-    """Module form of :func:`cost_sensitive_cross_entropy` (``cost_matrix`` is a buffer)."""
+    """Module form of :func:`cost_sensitive_cross_entropy` (``cost_matrix`` is a buffer).
+
+    Example:
+      >>> import torch, wce.torch as wt
+      >>> loss_fn = wt.CostSensitiveCrossEntropyLoss(torch.tensor([[0.0, 1.0], [5.0, 0.0]]))
+      >>> x = torch.tensor([[2.0, 0.0], [0.0, 1.0]]); t = torch.tensor([0, 1])
+      >>> round(loss_fn(x, t).item(), 4)
+      1.0667
+    """
 
     caller = "cost_sensitive_cross_entropy"
 
@@ -662,7 +705,16 @@ class CostSensitiveCrossEntropyLoss(_MulticlassLoss):
 
 
 class LogitAdjustedCrossEntropyLoss(_MulticlassLoss):
-    """Module form of :func:`logit_adjusted_cross_entropy` (``tau * log prior`` is a buffer)."""
+    """Module form of :func:`logit_adjusted_cross_entropy` (``tau * log prior`` is a buffer).
+
+    Example:
+      >>> import torch, wce.torch as wt
+      >>> x = torch.tensor([[2.0, 0.0], [0.0, 1.0]]); t = torch.tensor([0, 1])
+      >>> round(wt.LogitAdjustedCrossEntropyLoss([0.9, 0.1])(x, t).item(), 4)
+      0.738
+      >>> round(wt.LogitAdjustedCrossEntropyLoss([0.9, 0.1], tau=0.0)(x, t).item(), 4)  # plain CE
+      0.2201
+    """
 
     caller = "logit_adjusted_cross_entropy"
 
@@ -762,7 +814,16 @@ class BinaryCrossEntropyLoss(_BinaryLoss):
 
 
 class BinaryFocalLoss(_BinaryLoss):
-    """Module form of :func:`binary_focal_loss`."""
+    """Module form of :func:`binary_focal_loss`.
+
+    Example:
+      >>> import torch, wce.torch as wt
+      >>> x = torch.tensor([2.0, -1.0, 0.5]); y = torch.tensor([1.0, 0.0, 1.0])
+      >>> round(wt.BinaryFocalLoss(gamma=2.0, alpha=0.25)(x, y).item(), 4)
+      0.0114
+      >>> round(wt.BinaryFocalLoss(gamma=0.0)(x, y).item(), 4)  # plain BCE
+      0.3048
+    """
 
     caller = "binary_focal_loss"
 

@@ -28,7 +28,14 @@ CALLER = "class_weights"
 
 
 def effective_number_weights(counts: np.ndarray, beta: float, *, caller: str = CALLER) -> np.ndarray:
-    """``(1 - beta) / (1 - beta ** n_c)`` (Cui et al. 2019); refuses zero counts (TRAPS 4)."""
+    """``(1 - beta) / (1 - beta ** n_c)`` (Cui et al. 2019); refuses zero counts (TRAPS 4).
+
+    Example:
+      >>> import numpy as np
+      >>> from wce.weights import effective_number_weights
+      >>> np.round(effective_number_weights(np.array([100, 10]), 0.99), 4).tolist()
+      [0.0158, 0.1046]
+    """
     counts = np.asarray(counts, dtype=np.float64)
     if counts.ndim != 1 or np.any(counts < 0):
         raise ValueError(f"Class counts for {caller} must be a 1-D array of non-negative numbers.")

@@ -261,6 +261,18 @@ def class_counts(
     Returns:
       The :class:`ClassCounts` that ``ClassCounts.from_parquet`` gives for the
       same data.
+
+    Example:
+      >>> import dask.array as da, dask.dataframe as dd, numpy as np, pandas as pd
+      >>> from wce.weights.dask import class_counts
+      >>> ddf = dd.from_pandas(pd.DataFrame({"y": ["cat", "dog", "dog", None, "dog"]}),
+      ...                      npartitions=2)
+      >>> counts = class_counts(ddf, target="y", null="skip", scheduler="synchronous")
+      >>> counts.as_dict(), counts.n_rows
+      ({'cat': 1, 'dog': 3}, 4)
+      >>> labels = da.from_array(np.array([0, 2, 2, 1, 2, 2]), chunks=3)
+      >>> class_counts(labels, scheduler="synchronous").as_dict()
+      {0: 1, 1: 1, 2: 4}
     """
     require("dask.dataframe", purpose="counting with Dask")
     with _scheduler(scheduler, timeout) as scheduler:
@@ -304,7 +316,19 @@ def _class_counts(data, target, *, null, kind, classes, ignore_index, scheduler)
 def count_file(path, target: str, *, scheduler: Any = None, timeout: float | None = None,
                **kwargs) -> ClassCounts:
     """Read ``target`` from a Parquet file/directory or a CSV file with Dask and count it
-    (``scheduler`` and ``timeout`` as in :func:`class_counts`)."""
+    (``scheduler`` and ``timeout`` as in :func:`class_counts`).
+
+    Example:
+      >>> import os, tempfile, pandas as pd
+      >>> from wce.weights.dask import count_file
+      >>> tmp = tempfile.TemporaryDirectory()
+      >>> path = os.path.join(tmp.name, "train.parquet")
+      >>> pd.DataFrame({"x": [0.1, 0.2, 0.3, 0.4], "y": ["a", "b", None, "a"]}).to_parquet(path)
+      >>> counts = count_file(path, "y", null="skip", scheduler="synchronous")
+      >>> counts.as_dict(), counts.n_rows
+      ({'a': 2, 'b': 1}, 3)
+      >>> tmp.cleanup()
+    """
     dd = require("dask.dataframe", purpose="counting with Dask")
     path = os.fspath(path)
     if path.endswith((".parquet", ".pq")) or os.path.isdir(path):
@@ -327,6 +351,7 @@ def count_file(path, target: str, *, scheduler: Any = None, timeout: float | Non
         kind, partial = _series_partial(series, kind=kwargs.pop("kind", "auto"),
                                         ignore_index=kwargs.get("ignore_index"),
                                         where=f"Column {target!r} of {path!r}", scheduler=scheduler)
+    kwargs.setdefault("null", "error")  # as class_counts and the local readers
     return build_counts(partial, kind=kind, where=f"Column {target!r} of {path!r}", **kwargs)
 
 

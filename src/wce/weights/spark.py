@@ -6,7 +6,8 @@ only one row per class comes back to the driver. For masks a second
 aggregation over ``array_distinct`` of each row adds the row's pixel count to
 every class present in it: Eigen & Fergus' ``pixels_in_present``.
 
-Example (needs Java):
+Example:
+  >>> # needs Java; not run by the doctests (a Spark start is slow)
   >>> from pyspark.sql import SparkSession                          # doctest: +SKIP
   >>> spark = SparkSession.builder.master("local[2]").getOrCreate()  # doctest: +SKIP
   >>> df = spark.createDataFrame([(0,), (1,), (1,)], ["y"])          # doctest: +SKIP
@@ -28,7 +29,16 @@ __all__ = ["class_counts", "count_file", "local_session", "with_sample_weight"]
 
 def local_session(master: str = "local[*]", **conf: str):
     """The active SparkSession, or a new one on ``master`` (shuffle partitions kept small:
-    the counts table is tiny, and Spark's default of 200 partitions costs seconds)."""
+    the counts table is tiny, and Spark's default of 200 partitions costs seconds).
+
+    Example:
+      >>> from wce.weights.spark import local_session  # Spark needs Java
+      >>> spark = local_session("local[2]")                   # doctest: +SKIP
+      >>> spark.conf.get("spark.sql.shuffle.partitions")      # doctest: +SKIP
+      '8'
+      >>> local_session() is spark  # the active session again  # doctest: +SKIP
+      True
+    """
     sql = require("pyspark.sql", purpose="counting with Spark")
     active = sql.SparkSession.getActiveSession()
     if active is not None:
@@ -107,6 +117,17 @@ def class_counts(
     Returns:
       The :class:`ClassCounts` that ``ClassCounts.from_parquet`` gives for the
       same data.
+
+    Example:
+      >>> from wce.weights.spark import class_counts, local_session  # Spark needs Java
+      >>> spark = local_session("local[2]")                                      # doctest: +SKIP
+      >>> df = spark.createDataFrame([("cat",), ("dog",), (None,), ("dog",)], ["y"])  # doctest: +SKIP
+      >>> counts = class_counts(df, "y", null="skip")                            # doctest: +SKIP
+      >>> counts.as_dict(), counts.n_rows                                        # doctest: +SKIP
+      ({'cat': 1, 'dog': 2}, 3)
+      >>> df = spark.createDataFrame([(["a"],), (["a", "b"],), ([],), (["b"],)], ["tags"])  # doctest: +SKIP
+      >>> class_counts(df, "tags", kind="multilabel").as_dict()                 # doctest: +SKIP
+      {'a': 2, 'b': 2}
     """
     require("pyspark", purpose="counting with Spark")
     from pyspark.sql import functions as F
@@ -153,7 +174,19 @@ def class_counts(
 
 def count_file(path, target: str, *, spark: Any = None, **kwargs) -> ClassCounts:
     """Read a Parquet file/directory or a CSV file (header, inferred types) with Spark and count
-    ``target``; uses ``spark``, else the active session, else a new ``local[*]`` one."""
+    ``target``; uses ``spark``, else the active session, else a new ``local[*]`` one.
+
+    Example:
+      >>> import os, tempfile, pyarrow as pa, pyarrow.parquet as pq
+      >>> from wce.weights.spark import count_file  # Spark needs Java
+      >>> tmp = tempfile.TemporaryDirectory()
+      >>> path = os.path.join(tmp.name, "train.parquet")
+      >>> pq.write_table(pa.table({"x": [0.1, 0.2, 0.3, 0.4], "y": ["a", "b", None, "a"]}), path)
+      >>> counts = count_file(path, "y", null="skip")  # doctest: +SKIP
+      >>> counts.as_dict(), counts.n_rows              # doctest: +SKIP
+      ({'a': 2, 'b': 1}, 3)
+      >>> tmp.cleanup()
+    """
     session = spark if spark is not None else local_session()
     _check_session(session, "spark=")
     path = os.fspath(path)
@@ -201,7 +234,8 @@ def with_sample_weight(
     Returns:
       A new DataFrame (``df`` is left as it is).
 
-    Example (needs Java):
+    Example:
+      >>> # needs Java and a SparkSession `spark`
       >>> df = spark.createDataFrame([(0,), (0,), (0,), (1,)], ["y"])   # doctest: +SKIP
       >>> with_sample_weight(df, "y").select("weight").distinct().collect()   # doctest: +SKIP
       [Row(weight=0.6666666666666666), Row(weight=2.0)]

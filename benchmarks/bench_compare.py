@@ -268,12 +268,9 @@ def _environment(threads: int) -> dict:
 
     import wce
 
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    from machine import cpu_model
+
+    cpu = cpu_model()
     return {"cpu_model": cpu, "cpu_count": os.cpu_count(), "threads": threads,
             "python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
             "sklearn": sklearn.__version__, "imblearn": imblearn.__version__, "wce": wce.__version__,

@@ -261,12 +261,9 @@ def _environment() -> dict:
     import pyarrow
     import pyspark
 
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    from machine import cpu_model
+
+    cpu = cpu_model()
     return {"cpu_model": cpu, "cpu_count": os.cpu_count(), "python": platform.python_version(),
             "pyarrow": pyarrow.__version__, "dask": dask.__version__, "pyspark": pyspark.__version__,
             "pandas": pandas.__version__, "numpy": numpy.__version__, "duckdb": duckdb.__version__,

@@ -30,6 +30,8 @@ from pathlib import Path
 SHAPES = [(1048576, 2), (65536, 10), (16384, 1000), (4096, 32000), (1024, 128256)]
 IMPLEMENTATIONS = ["native", "auto", "fused", "fused, no reuse", "fused+hugepages, no reuse"]
 REPEATS = 9
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run)
+
 RESULTS = Path(__file__).parent / "results"
 
 CHILD = r"""
@@ -79,14 +81,6 @@ print(json.dumps({"median_s": times[len(times) // 2], "p90_s": times[int(0.9 * (
 """
 
 
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run(impl: str, N: int, C: int) -> dict:

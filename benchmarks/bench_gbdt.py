@@ -43,17 +43,11 @@ import numpy as np
 # and the custom runs use the same setting.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run)
+
 RESULTS = Path(__file__).parent / "results"
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def make_data(rows: int, features: int, classes: int, seed: int = 0):

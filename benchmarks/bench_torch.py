@@ -46,6 +46,8 @@ import torch.nn.functional as F
 import wce.torch as wt
 from wce.torch._dispatch import chosen_path
 
+from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run)
+
 RESULTS = Path(__file__).parent / "results"
 SHAPES = [((1048576, 2), 31), ((65536, 10), 101), ((16384, 1000), 9), ((4096, 32000), 5),
           ((1024, 128256), 5)]
@@ -91,14 +93,6 @@ print(json.dumps({"median_s": sorted(times)[len(times) // 2], "extra_bytes": ext
 """
 
 
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def environment() -> dict:

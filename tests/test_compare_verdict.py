@@ -385,3 +385,24 @@ def test_rich_table_shows_a_title_with_brackets_as_it_is():
     console.print(rich_table(["method", "F1"], [["[b]x", "0.5"]], "[red]data[/red].csv: mean over folds"))
     text = "".join(console.export_text().split())  # the title may wrap
     assert "[red]data[/red].csv:meanoverfolds" in text and "[b]x" in text
+
+
+@pytest.mark.parametrize("name", ["ce", "wce-balanced", "pos_weight", "focal", "logit_adjusted",
+                                  "cost_sensitive"])
+def test_pytorch_and_keras_lines_build_their_losses(name):
+    """The pasted loss expressions construct (Keras' logits-only losses need from_logits=True)."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    pytest.importorskip("torch")
+    pytest.importorskip("keras")
+    import wce.keras  # noqa: F401
+    import wce.torch  # noqa: F401
+
+    y = _labels()
+    lines = V.snippets(METHODS[name], V.parameters(METHODS[name], y, Options()), C=1.0)
+    torch_expr = re.search(r"loss_fn = (wce\.torch\.\w+\(.*?\))(?:\s|$)", lines["pytorch"]).group(1)
+    keras_expr = re.search(r"loss=(wce\.keras\.\w+\(.*?\))\)", lines["keras"]).group(1)
+    assert "from_logits=True" in keras_expr
+    for expr in (torch_expr, keras_expr):
+        eval(expr, {"wce": wce})

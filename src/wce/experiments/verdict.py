@@ -245,33 +245,32 @@ def snippets(method, params: dict, *, C: float) -> dict:
         cw = f", class_weight={{0: {_num(w[0])}, 1: {_num(w[1])}}}" if w is not None else ""
         out["scikit-learn"] = (head + "from sklearn.pipeline import make_pipeline\n"
                                f"model = make_pipeline(StandardScaler(), {lr}{cw})).fit(X, y){predict}")
-    # PyTorch: one logit per row, y as floats 0/1 (two logits for the softmax losses)
+    # PyTorch and Keras: one logit per row, y as floats 0/1 (two logits for logit adjustment);
+    # Keras losses take probabilities unless told from_logits=True.
+    binary = ("BinaryCrossEntropyLoss", "BinaryCrossEntropy")
+    comment = ("", "")
     if method.loss == "focal":
-        torch_loss = f"wce.torch.BinaryFocalLoss(gamma={_num(params['gamma'])})"
+        args, (torch_cls, keras_cls) = f"gamma={_num(params['gamma'])}", ("BinaryFocalLoss",) * 2
     elif method.loss == "logit_adjusted":
-        torch_loss = (f"wce.torch.LogitAdjustedCrossEntropyLoss(class_prior={params['class_prior']}, "
-                      f"tau={_num(params['tau'])})  # two logits per row, y class indices")
+        args = f"class_prior={params['class_prior']}, tau={_num(params['tau'])}"
+        torch_cls, keras_cls = "LogitAdjustedCrossEntropyLoss", "LogitAdjustedCrossEntropy"
+        comment = ("  # two logits per row, y class indices", "  # two logits per row")
     elif method.loss == "pos_weight":
-        torch_loss = f"wce.torch.BinaryCrossEntropyLoss(pos_weight={_num(params['pos_weight'])})"
+        args, (torch_cls, keras_cls) = f"pos_weight={_num(params['pos_weight'])}", binary
     elif w is not None:
-        torch_loss = f"wce.torch.BinaryCrossEntropyLoss(class_weight=[{_num(w[0])}, {_num(w[1])}])"
+        args, (torch_cls, keras_cls) = f"class_weight=[{_num(w[0])}, {_num(w[1])}]", binary
     else:
-        torch_loss = "wce.torch.BinaryCrossEntropyLoss()"
-    keras_loss = torch_loss.replace("wce.torch.", "wce.keras.").replace("Loss(", "(", 1) \
-        .replace("LogitAdjustedCrossEntropyLoss", "LogitAdjustedCrossEntropy")
-    if method.loss == "focal":
-        keras_loss = f"wce.keras.BinaryFocalLoss(gamma={_num(params['gamma'])})"
-    elif method.loss == "logit_adjusted":
-        keras_loss = (f"wce.keras.LogitAdjustedCrossEntropy(class_prior={params['class_prior']}, "
-                      f"tau={_num(params['tau'])})  # two logits per row")
+        args, (torch_cls, keras_cls) = "", binary
+    torch_loss = f"wce.torch.{torch_cls}({args})"
+    keras_loss = f"wce.keras.{keras_cls}({args + ', ' if args else ''}from_logits=True)"
     resample_note = ""
     if method.resampler is not None:
         resample_note = (f"# resample the training set first (imbalanced-learn {method.resampler}), "
                          "then train on X_res, y_res\n")
     thr_note = f"\n# predict positive when sigmoid(logit) >= {_num(thr)}" if thr is not None else ""
-    out["pytorch"] = f"{resample_note}import wce.torch\nloss_fn = {torch_loss}{thr_note}"
+    out["pytorch"] = f"{resample_note}import wce.torch\nloss_fn = {torch_loss}{comment[0]}{thr_note}"
     out["keras"] = (f"{resample_note}import wce.keras\nmodel.compile(optimizer='adam', loss={keras_loss})  "
-                    f"# the model outputs logits{thr_note}")
+                    f"# the model outputs logits{comment[1].replace('  #', ',')}{thr_note}")
     # Gradient-boosted trees with wce's objectives
     if method.loss == "focal":
         gb = f"loss='focal', gamma={_num(params['gamma'])}"

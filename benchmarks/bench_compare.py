@@ -268,7 +268,7 @@ def _environment(threads: int) -> dict:
 
     import wce
 
-    from machine import cpu_model
+    from wce.reporting.environment import cpu_model
 
     cpu = cpu_model()
     return {"cpu_model": cpu, "cpu_count": os.cpu_count(), "threads": threads,

@@ -44,7 +44,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run)
+from wce.reporting.environment import cpu_model  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 sys.path.insert(0, str(Path(__file__).parent))

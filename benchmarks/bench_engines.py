@@ -261,7 +261,7 @@ def _environment() -> dict:
     import pyarrow
     import pyspark
 
-    from machine import cpu_model
+    from wce.reporting.environment import cpu_model
 
     cpu = cpu_model()
     return {"cpu_model": cpu, "cpu_count": os.cpu_count(), "python": platform.python_version(),

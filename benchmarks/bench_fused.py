@@ -30,7 +30,7 @@ from pathlib import Path
 SHAPES = [(1048576, 2), (65536, 10), (16384, 1000), (4096, 32000), (1024, 128256)]
 IMPLEMENTATIONS = ["native", "auto", "fused", "fused, no reuse", "fused+hugepages, no reuse"]
 REPEATS = 9
-from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run)
+from wce.reporting.environment import cpu_model  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 

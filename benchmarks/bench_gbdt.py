@@ -43,7 +43,7 @@ import numpy as np
 # and the custom runs use the same setting.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run)
+from wce.reporting.environment import cpu_model  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 

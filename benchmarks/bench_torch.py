@@ -46,7 +46,7 @@ import torch.nn.functional as F
 import wce.torch as wt
 from wce.torch._dispatch import chosen_path
 
-from machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run)
+from wce.reporting.environment import cpu_model  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 SHAPES = [((1048576, 2), 31), ((65536, 10), 101), ((16384, 1000), 9), ((4096, 32000), 5),

@@ -408,7 +408,7 @@ def with_sample_weight(
     dd = require("dask.dataframe", purpose="weighting with Dask")
     import pandas as pd
 
-    from ._schemes import class_weights
+    from ._schemes import class_weight_dict
 
     if not isinstance(ddf, dd.DataFrame):
         raise TypeError(
@@ -432,7 +432,6 @@ def with_sample_weight(
                           scheduler=scheduler, timeout=timeout)
     if counts.total == 0:
         raise ValueError(f"{where} has no labelled rows (empty DataFrame): there is nothing to weight.")
-    weights = class_weights(counts, scheme=scheme, **scheme_options)
-    mapping = {c: float(w) for c, w in zip(counts.classes, weights)}
+    mapping = class_weight_dict(counts, scheme=scheme, **scheme_options)
     meta = ddf._meta.assign(**{col: pd.Series([], dtype="float64")})
     return ddf.map_partitions(_assign_weight, label, col, mapping, where, meta=meta)

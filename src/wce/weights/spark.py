@@ -243,7 +243,7 @@ def with_sample_weight(
     require("pyspark", purpose="weighting with Spark")
     from pyspark.sql import functions as F
 
-    from ._schemes import class_weights
+    from ._schemes import class_weight_dict
 
     _check_frame(df, label, "with_sample_weight")
     where = f"Column {label!r} of the Spark DataFrame"
@@ -259,8 +259,7 @@ def with_sample_weight(
     counts = class_counts(df, label, null=null, kind="multiclass", classes=classes, where=where)
     if counts.total == 0:
         raise ValueError(f"{where} has no labelled rows (empty DataFrame): there is nothing to weight.")
-    weights = class_weights(counts, scheme=scheme, **scheme_options)
     pairs = []
-    for c, w in zip(counts.classes, weights):
-        pairs += [F.lit(c).cast(dtype), F.lit(float(w))]
+    for c, w in class_weight_dict(counts, scheme=scheme, **scheme_options).items():
+        pairs += [F.lit(c).cast(dtype), F.lit(w)]
     return df.withColumn(col, F.create_map(*pairs)[F.col(label)])

@@ -216,8 +216,7 @@ def binary_cross_entropy(logits, targets, *, class_weight=None, alpha=None, pos_
     """
     caller = "binary_cross_entropy"
     if weight is not None:  # PyTorch's per-element weight= is a sample weight
-        weight = _element_buffer(weight, caller)
-        sample_weight = weight if sample_weight is None else weight * sample_weight
+        sample_weight = _product(_element_buffer(weight, caller), sample_weight)
     return _loss(caller, logits, targets, reduction=check_reduction(reduction, caller, binary=True),
                  denominator=denominator, class_weight=class_weight, alpha=alpha,
                  pos_weight=pos_weight, sample_weight=sample_weight, ignore_index=ignore_index,
@@ -534,11 +533,20 @@ class _Loss(nn.Module):
     def options(self) -> dict:
         raise NotImplementedError
 
+    # What a call passes on; a drop-in overrides these to keep its native counterpart's meanings.
+    def _reduction(self, target) -> str:
+        return check_reduction(self.reduction, self.caller, binary=self.binary)
+
+    def _options(self, target) -> dict:
+        return self.options()
+
+    def _sample_weight(self, sample_weight):
+        return sample_weight
+
     def forward(self, input, target, sample_weight=None, denominator=None):
-        reduction = check_reduction(self.reduction, self.caller, binary=self.binary)
-        return _loss(self.loss_name or self.caller, input, target, reduction=reduction,
-                     denominator=denominator, caller=self.caller, sample_weight=sample_weight,
-                     **self.options())
+        return _loss(self.loss_name or self.caller, input, target, reduction=self._reduction(target),
+                     denominator=denominator, caller=self.caller,
+                     sample_weight=self._sample_weight(sample_weight), **self._options(target))
 
     def total_weight(self, targets, sample_weight=None):
         """Σ w of ``targets`` (a tensor or a list of micro-batch targets), all-reduced over ranks.
@@ -595,21 +603,19 @@ class WeightedCrossEntropyLoss(_MulticlassLoss):
         """The class weights under PyTorch's attribute name (the ``class_weight`` buffer)."""
         return self.class_weight
 
-    def forward(self, input, target, sample_weight=None, denominator=None):
-        if not (torch.is_tensor(target) and target.is_floating_point()):
-            return super().forward(input, target, sample_weight=sample_weight,
-                                   denominator=denominator)
-        # Probability targets, as nn.CrossEntropyLoss treats them: ignore_index does not apply
-        # (only PyTorch's default -100 is dropped; another value is refused) and "mean" divides
-        # by N, not by the total weight (TRAPS 6; "weighted_mean" gives Σ w·l / Σ w).
+    # Probability targets, as nn.CrossEntropyLoss treats them: "mean" divides by N, not by the
+    # total weight (TRAPS 6; "weighted_mean" gives Σ w·l / Σ w), and ignore_index does not apply
+    # (only PyTorch's default -100 is dropped; another value is refused).
+    def _reduction(self, target) -> str:
+        if self.reduction == "mean" and _probabilities(target):
+            return "mean_per_sample"
+        return super()._reduction(target)
+
+    def _options(self, target) -> dict:
         options = self.options()
-        if options["ignore_index"] == -100:
+        if options["ignore_index"] == -100 and _probabilities(target):
             options["ignore_index"] = None
-        reduction = check_reduction(self.reduction, self.caller)
-        if self.reduction == "mean":
-            reduction = "mean_per_sample"
-        return _loss(self.caller, input, target, reduction=reduction, denominator=denominator,
-                     caller=self.caller, sample_weight=sample_weight, **options)
+        return options
 
     def options(self) -> dict:
         return dict(class_weight=self.class_weight, ignore_index=self.ignore_index,
@@ -755,6 +761,7 @@ class _BinaryLoss(_Loss):
         return dict(class_weight=torch.stack([w_neg, w_pos], -1), ignore_index=self.ignore_index)
 
     def _element_weight(self, targets, sample_weight):
+        sample_weight = self._sample_weight(sample_weight)
         y = targets.float()
         valid = torch.ones_like(y, dtype=torch.bool) if self.ignore_index is None else (
             targets != self.ignore_index)
@@ -798,15 +805,8 @@ class BinaryCrossEntropyLoss(_BinaryLoss):
         self.label_smoothing = V.check_float(label_smoothing, "label_smoothing",
                                              caller=self.caller, low=0.0, high=1.0)
 
-    def forward(self, input, target, sample_weight=None, denominator=None):
-        if self.weight is not None:
-            sample_weight = self.weight if sample_weight is None else self.weight * sample_weight
-        return super().forward(input, target, sample_weight=sample_weight, denominator=denominator)
-
-    def _element_weight(self, targets, sample_weight):
-        if self.weight is not None:
-            sample_weight = self.weight if sample_weight is None else self.weight * sample_weight
-        return super()._element_weight(targets, sample_weight)
+    def _sample_weight(self, sample_weight):
+        return _product(self.weight, sample_weight)  # PyTorch's weight= is per element
 
     def options(self) -> dict:
         return dict(self._weights(), label_smoothing=self.label_smoothing,
@@ -834,6 +834,17 @@ class BinaryFocalLoss(_BinaryLoss):
 
     def options(self) -> dict:
         return dict(self._weights(), gamma=self.gamma)
+
+
+def _probabilities(target) -> bool:
+    return torch.is_tensor(target) and target.is_floating_point()
+
+
+def _product(weight, sample_weight):
+    """Two optional per-element weights multiplied (either may be None)."""
+    if weight is None or sample_weight is None:
+        return sample_weight if weight is None else weight
+    return weight * sample_weight
 
 
 def _element_buffer(values, caller):

@@ -285,3 +285,25 @@ def test_objective_in_native_lgbmclassifier_trains_like_the_wrapper(rng):
     builtin = lgb.LGBMClassifier(objective="binary", **common).fit(X, y, init_score=init)
     np.testing.assert_allclose(custom.predict(X, raw_score=True), builtin.predict(X, raw_score=True),
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("X_kind", ["too_few_rows", "constant"])
+def test_no_usable_feature_predicts_the_best_constant_like_lgbmclassifier(X_kind, rng):
+    """With no feature a split could use (fewer rows than 2 × min_child_samples, or constant
+    columns) LightGBM drops every feature and fails on a custom objective ("Check failed:
+    num_features() > 0") where LGBMClassifier predicts the prior: the wrapper trains and predicts
+    its start, the weighted loss's best constant."""
+    X = rng.normal(size=(30, 3)) if X_kind == "too_few_rows" else np.ones((30, 3))
+    y = np.r_[np.zeros(21, dtype=int), np.ones(9, dtype=int)]
+    native = lgb.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, y).predict_proba(X)
+    ours = WeightedLGBMClassifier(n_estimators=5).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(ours, native, rtol=1e-12)
+    np.testing.assert_allclose(ours[:, 1], 9 / 30, rtol=1e-12)
+    balanced = WeightedLGBMClassifier(n_estimators=5, class_weight="balanced").fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(balanced[:, 1], 0.5, rtol=1e-9)
+    focal = WeightedLGBMClassifier(n_estimators=5, loss="focal", gamma=2.0).fit(X, y)
+    z = focal.decision_function(X)
+    assert np.ptp(z) == 0  # one constant
+    grid = np.linspace(-3, 3, 6001)
+    values = [binary_focal_loss(np.full(30, g), y, gamma=2.0) for g in grid]
+    assert abs(z[0] - grid[int(np.argmin(values))]) < 2e-3

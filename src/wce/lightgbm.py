@@ -155,9 +155,13 @@ class WeightedLGBMClassifier(WeightedGBDTClassifier):
         callbacks = []
         if valid and self.early_stopping_rounds:
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
-        booster = lgb.train(self._params(objective), dtrain, self.n_estimators,
-                            valid_sets=valid or None, feval=objective.metric if valid else None,
-                            callbacks=callbacks)
+        # LightGBM drops the features no split can use (too few rows for min_child_samples, or
+        # constant), then fails on a custom objective when none is left, where its built-in
+        # objectives fit a constant. Keeping them changes no tree; with none usable the model
+        # predicts its start, the loss's best constant, as LGBMClassifier predicts the prior.
+        params = {"feature_pre_filter": False, **self._params(objective)}
+        booster = lgb.train(params, dtrain, self.n_estimators, valid_sets=valid or None,
+                            feval=objective.metric if valid else None, callbacks=callbacks)
         self.best_iteration_ = booster.best_iteration or booster.current_iteration()
         self.best_score_ = booster.best_score
         return booster

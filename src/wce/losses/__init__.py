@@ -82,10 +82,11 @@ def value_grad_hess(loss: Callable, *args: Any, **kwargs: Any):
             f"value_grad_hess is defined for the binary losses (binary_cross_entropy, "
             f"binary_focal_loss). Got {loss.__name__}."
         )
+    hess = terms.hess() if callable(terms.hess) else terms.hess
     return (
         reduce_value(terms, reduction),
         reduce_derivative(terms, reduction, terms.grad),
-        reduce_derivative(terms, reduction, terms.hess),
+        reduce_derivative(terms, reduction, hess),
     )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _validation as V
 from .._types import Reduction
-from ._common import EPS, Terms, check_from_logits, sigmoid, softplus
+from ._common import EPS, Terms, check_from_logits
 from ._reduction import reduce_value
 
 CALLER = "binary_cross_entropy"
@@ -61,6 +61,12 @@ def prepare_binary(
     inputs, targets, *, caller, class_weight, alpha, pos_weight, sample_weight,
     ignore_index, label_smoothing, from_logits,
 ):
+    """Checked inputs ``x``, labels ``y`` (0 where ignored) and the per-element weights:
+    ``a`` of the ``log p`` term, ``b`` of the ``log(1 - p)`` term and the element weight
+    ``weight`` (from the unsmoothed label), with the mask ``valid``.
+
+    It runs at every step of an optimiser (``wce compare``'s linear model) and every
+    boosting round, so each array is built in as few passes as the formula allows."""
     name = "logits" if from_logits else "probs"
     x = V.as_float_array(inputs, name, caller=caller).astype(np.float64, copy=False)
     t = np.asarray(targets)
@@ -69,25 +75,38 @@ def prepare_binary(
             f"The targets of {caller} must have the same shape as {name} {x.shape}. "
             f"Got shape {t.shape} instead. For (N, 1) outputs, reshape targets to (N, 1)."
         )
-    y = V.as_float_array(t, "targets", caller=caller).astype(np.float64)
-    valid = np.ones(y.shape, dtype=bool) if ignore_index is None else y != ignore_index
-    if np.any(valid):
-        V.check_binary_targets(float(y[valid].min()), float(y[valid].max()), caller=caller)
+    y = V.as_float_array(t, "targets", caller=caller).astype(np.float64, copy=False)
+    if ignore_index is None:
+        valid = np.ones(y.shape, dtype=bool)
+        V.check_binary_targets(float(y.min()), float(y.max()), caller=caller)
+    else:
+        valid = y != ignore_index
+        if np.any(valid):
+            V.check_binary_targets(float(y[valid].min()), float(y[valid].max()), caller=caller)
+        y = np.where(valid, y, 0.0)
     if not from_logits:
         V.check_probability_inputs(float(x.min()), float(x.max()), caller=caller)
-    y = np.where(valid, y, 0.0)
     w_neg, w_pos = binary_class_weights(
         class_weight=class_weight, alpha=alpha, pos_weight=pos_weight, shape=y.shape, caller=caller
     )
     sw = V.check_sample_weight(sample_weight, y.shape, caller=caller)
-    sw = np.ones(y.shape) if sw is None else np.asarray(sw, dtype=np.float64)
-    sw = np.where(valid, sw, 0.0)
+    if ignore_index is not None:
+        sw = valid.astype(np.float64) if sw is None else np.where(valid, sw, 0.0)
     eps = V.check_float(label_smoothing, "label_smoothing", caller=caller, low=0.0, high=1.0)
     # Element weight from the unsmoothed label; smoothing changes the loss only.
-    weight = sw * (w_pos * y + w_neg * (1.0 - y))
-    ys = y * (1.0 - eps) + 0.5 * eps
-    a = sw * w_pos * ys  # weight of the log p term
-    b = sw * w_neg * (1.0 - ys)  # weight of the log (1 - p) term
+    a = w_pos * y  # weight of the log p term: s w+ y'
+    b = w_neg * (1.0 - y)  # weight of the log (1 - p) term: s w- (1 - y')
+    if sw is not None:
+        a *= sw
+        b *= sw
+    weight = a + b  # s (w+ y + w- (1 - y))
+    if eps:
+        ys = y * (1.0 - eps) + 0.5 * eps
+        a = w_pos * ys
+        b = w_neg * (1.0 - ys)
+        if sw is not None:
+            a *= sw
+            b *= sw
     return x, y, a, b, weight, valid
 
 
@@ -111,16 +130,29 @@ def _binary_cross_entropy_terms(
         label_smoothing=label_smoothing, from_logits=from_logits,
     )
     if from_logits:
-        weighted_loss = a * softplus(-x) + b * softplus(x)
-        p = sigmoid(x)
-        grad = (a + b) * p - a
-        hess = (a + b) * p * (1.0 - p)
+        # softplus(±x) = max(±x, 0) + log1p(e) and sigmoid(x) from one e = exp(-|x|):
+        # max(-x, 0) = max(x, 0) - x exactly, so this is a softplus(-x) + b softplus(x).
+        e = np.abs(x)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        log1p_e = np.log1p(e)
+        m = np.maximum(x, 0.0)
+        weighted_loss = a * ((m - x) + log1p_e) + b * (m + log1p_e)
+        r = 1.0 / (1.0 + e)
+        p = np.where(x >= 0, r, e * r)  # sigmoid(x)
+        s = a + b
+        grad = s * p - a
+
+        def hess() -> np.ndarray:
+            return s * p * (1.0 - p)
     else:
         pc = np.clip(x, EPS, 1.0 - EPS)
         inside = (x >= EPS) & (x <= 1.0 - EPS)
         weighted_loss = -(a * np.log(pc) + b * np.log1p(-pc))
         grad = np.where(inside, -a / pc + b / (1.0 - pc), 0.0)
-        hess = np.where(inside, a / pc**2 + b / (1.0 - pc) ** 2, 0.0)
+
+        def hess() -> np.ndarray:
+            return np.where(inside, a / pc**2 + b / (1.0 - pc) ** 2, 0.0)
     return Terms(weighted_loss, weight, valid, grad, x.shape, hess)
 
 

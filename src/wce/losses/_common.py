@@ -26,7 +26,8 @@ class Terms:
     ``weight[i]`` its contribution to the denominator of ``mean``; ``valid[i]``
     says whether it counts for ``mean_per_sample``. ``grad`` is the gradient of
     ``weighted_loss`` with respect to the input, laid out like the input, and
-    ``hess`` (binary losses only) its diagonal second derivative.
+    ``hess`` (binary losses only) its diagonal second derivative, or a function
+    returning it, computed only when asked for (:func:`wce.losses.value_grad_hess`).
     """
 
     weighted_loss: np.ndarray
@@ -34,7 +35,7 @@ class Terms:
     valid: np.ndarray
     grad: np.ndarray
     out_shape: tuple
-    hess: np.ndarray | None = None
+    hess: np.ndarray | Callable[[], np.ndarray] | None = None
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:

@@ -262,7 +262,34 @@ def test_recalibration_columns_are_reported_for_weighted_methods(single):
     report = (single / "report.md").read_text()
     assert "Calibration repair" in report and "Brier Platt" in report
     text = summary["dataset_verdict"]["datasets"][0]["text"]
-    assert re.search(r"(restores|does not restore) plain CE's calibration", text)
+    assert re.search(r"(restores|does not restore) plain CE's calibration|Its calibration needs no repair", text)
+
+
+@pytest.mark.parametrize("raw_offset, needed", [(0.05, True), (-0.01, False)])
+def test_recalibration_text_says_restores_only_when_a_repair_was_needed(raw_offset, needed):
+    """"Restores plain CE's calibration: Brier 0.004 → 0.005 (reference 0.014)" misreads a weighted
+    model that was better calibrated to begin with: that case says the calibration needs no repair."""
+    from wce.experiments.verdict import recalibration_summary
+
+    rng = np.random.default_rng(0)
+
+    def unit(brier, recalibrated=None):
+        metrics = {"brier": brier, "ece": 0.02, "balanced_accuracy": 0.8}
+        if recalibrated is not None:
+            metrics.update(brier_sigmoid=recalibrated, ece_sigmoid=0.02, brier_isotonic=recalibrated + 0.001,
+                           ece_isotonic=0.02, balanced_accuracy_sigmoid=0.7)
+        return {"metrics": metrics, "n_train": 80, "n_test": 20}
+
+    ref = {(r, f): 0.1 + 0.002 * rng.normal() for r in range(2) for f in range(5)}
+    folds = {"ce+threshold": {k: unit(v) for k, v in ref.items()},
+             "wce-balanced": {k: unit(v + raw_offset + 0.001 * rng.normal(), v + 0.001 * rng.normal())
+                              for k, v in ref.items()}}
+    out = recalibration_summary("wce-balanced", "ce+threshold", folds)
+    assert out["needed"] is needed and out["restored"]
+    if needed:
+        assert "Platt scaling fitted inside each training fold restores plain CE's calibration" in out["text"]
+    else:
+        assert out["text"].startswith("Its calibration needs no repair") and "restores" not in out["text"]
 
 
 def test_recalibration_metrics_reach_results_csv_for_weighted_methods_only(single):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import html as htmllib
 import inspect
+import json
 import os
 import re
 import subprocess
@@ -432,20 +433,38 @@ def test_vendored_katex_is_complete_and_its_source_is_recorded():
     assert fonts and all((katex / font).is_file() for font in fonts), "a KaTeX font is missing"
 
 
-def test_readme_keel_study_figures_come_from_the_committed_report():
-    """The README quotes the committed KEEL report: its answer, its rank table, its counts."""
+@pytest.mark.parametrize("study", ["keel90", "keel90-lightgbm"])
+def test_readme_keel_study_figures_come_from_the_committed_report(study):
+    """The README quotes the committed KEEL reports: their answer, bottom lines, rank table, the
+    calibration-repair counts, the across-data-set F1 record and the compute time."""
     readme = (ROOT / "README.md").read_text()
-    report = (ROOT / "reports" / "keel90" / "report.md").read_text()
-    quoted = [line[2:] for line in readme.splitlines() if line.startswith("> Weighting recommended")]
-    assert quoted and all(q in report for q in quoted)
-    section = readme[readme.index("reports/keel90/report.md"):readme.index("reports/keel90/ranks.png")]
+    report = (ROOT / "reports" / study / "report.md").read_text()
+    lines = report.splitlines()
+    section = readme[readme.index(f"reports/{study}/report.md"):readme.index(f"reports/{study}/ranks.png")]
+    flat = " ".join(section.split())
+    quoted = [line[2:] for line in section.splitlines() if line.startswith("> ") and len(line) > 2]
+    assert quoted[0].startswith("Weighting recommended on") and len(quoted) == 3
+    assert all(q in report or f"- {q}" in lines for q in quoted)
     rows = [line for line in section.splitlines() if line.startswith("| ")]
-    assert len(rows) == 14 and all(row in report.splitlines() for row in rows)
-    n = len(re.findall(r"^- On .*restores plain CE's calibration", report, flags=re.M))
-    total = len(re.findall(r"^- On ", report, flags=re.M))
-    assert f"on {n}\nof the {total} data sets" in section or f"on {n} of the {total} data sets" in section
+    methods = json.loads((ROOT / "reports" / study / "results.json").read_text())["methods"]
+    assert len(rows) == 1 + len(methods) and all(row in lines for row in rows)
+    answers = [line for line in lines if line.startswith("- On ")]
+    restored = sum("restores plain CE's calibration" in a for a in answers)
+    not_restored = sum("does not restore plain CE's calibration" in a for a in answers)
+    no_repair = sum("Its calibration needs no repair" in a for a in answers)
+    assert restored + not_restored + no_repair == len(answers) == 90
+    assert (f"significantly worse than plain CE's on {restored + not_restored} data sets" in flat
+            and f"level on {restored} of them, and on the other {no_repair} data sets it needed no repair" in flat)
+    record = re.search(r"^- f1: vs ce\+threshold, (\d+) of (\d+) weighting methods are significantly better"
+                       r"(?: \(([^)]*)\))?", report, flags=re.M)
+    if int(record.group(1)):
+        names = ", ".join(f"`{m}`" for m in record.group(3).split(", ")).replace("`, `", "` and `", 1)
+        assert f"{record.group(1)} of {record.group(2)} weighting methods, {names}, beat plain CE" in flat
+        for metric in ("pr_auc", "mcc"):
+            assert f"- {metric}: vs ce+threshold, 0 of {record.group(2)} weighting methods are significantly better" \
+                in report
     seconds = re.search(r"Compute time (\d+) s", report).group(1)
-    assert f"in {seconds} s" in section
+    assert f"{seconds} s of compute summed over the units" in flat
 
 
 def test_readme_counting_figures_come_from_the_committed_benchmark():

@@ -440,9 +440,17 @@ def recalibration_summary(method: str, ref: str, folds: dict) -> dict | None:
     out["balanced_accuracy_sigmoid_at_0.5"] = _mean(a, "balanced_accuracy_sigmoid")
     best = min(("sigmoid", "isotonic"), key=lambda k: out[k]["brier"])
     s = out[best]
+    raw = paired_test(a, b, "brier", "brier")
+    needed = bool(raw["p"] < ALPHA and raw["mean"] > 0)  # raw Brier significantly worse than plain CE's
     restored = not (s["p"] < ALPHA and s["brier_difference"] > 0)
-    out.update(best=best, restored=restored)
+    out.update(best=best, needed=needed, restored=restored)
     name = "Platt scaling" if best == "sigmoid" else "isotonic recalibration"
+    if not needed:
+        out["text"] = (f"Its calibration needs no repair: Brier {_plain(out['brier_raw'])} against plain CE's "
+                       f"{_plain(out['reference_brier'])}, not significantly worse; {name} fitted inside each "
+                       f"training fold gives {_plain(s['brier'])} (ECE {_plain(s['ece'])} vs "
+                       f"{_plain(out['reference_ece'])}).")
+        return out
     verb = "restores" if restored else "does not restore"
     out["text"] = (f"{name.capitalize()} fitted inside each training fold {verb} plain CE's calibration: Brier "
                    f"{_plain(out['brier_raw'])} → {_plain(s['brier'])} (reference {_plain(out['reference_brier'])}; "

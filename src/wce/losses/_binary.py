@@ -93,20 +93,20 @@ def prepare_binary(
     if ignore_index is not None:
         sw = valid.astype(np.float64) if sw is None else np.where(valid, sw, 0.0)
     eps = V.check_float(label_smoothing, "label_smoothing", caller=caller, low=0.0, high=1.0)
-    # Element weight from the unsmoothed label; smoothing changes the loss only.
-    a = w_pos * y  # weight of the log p term: s w+ y'
-    b = w_neg * (1.0 - y)  # weight of the log (1 - p) term: s w- (1 - y')
-    if sw is not None:
-        a *= sw
-        b *= sw
-    weight = a + b  # s (w+ y + w- (1 - y))
-    if eps:
-        ys = y * (1.0 - eps) + 0.5 * eps
-        a = w_pos * ys
-        b = w_neg * (1.0 - ys)
+
+    def term_weights(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weights of the log p term, s w+ y, and of the log (1 - p) term, s w- (1 - y)."""
+        a, b = w_pos * labels, w_neg * (1.0 - labels)
         if sw is not None:
             a *= sw
             b *= sw
+        return a, b
+
+    # Element weight from the unsmoothed label; smoothing changes the loss only.
+    a, b = term_weights(y)
+    weight = a + b  # s (w+ y + w- (1 - y))
+    if eps:
+        a, b = term_weights(y * (1.0 - eps) + 0.5 * eps)
     return x, y, a, b, weight, valid
 
 
